@@ -1,0 +1,169 @@
+"""The one skeleton every lesson notebook follows, the cells generated from ``REPO``, and the check.
+
+Skeleton, in order: a title cell with the "Open in Colab" badge; "What you'll learn"; the setup cell
+(installs the helpers on Colab only, creates the exercise ``grader``); package versions
+(``show_versions``); the device (``show_device``); the lesson; "## Exercises" (each labelled 🐢, 🐕
+or 🦁, its answer cell followed by a check cell); "## Summary".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import nbformat
+
+from . import BRANCH, REPO
+
+SETUP_MARKER = "# Setup: on Colab this installs the course helpers"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+LEVELS = ("🐢", "🐕", "🦁")
+KINDS = ("master", "student", "solutions")
+
+
+def install_spec() -> str:
+    """What Colab's setup cell pip-installs: this repository's package, never torch."""
+    return f"course-utils @ git+https://github.com/{REPO}@{BRANCH}"
+
+
+def notebook_relpath(lesson: str, kind: str) -> str:
+    """Path of a lesson notebook in the repository (masters open as their student version)."""
+    return f"notebooks/solutions/{lesson}.ipynb" if kind == "solutions" else f"notebooks/{lesson}.ipynb"
+
+
+def colab_badge(lesson: str, kind: str) -> str:
+    url = f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{notebook_relpath(lesson, kind)}"
+    return f"[![Open In Colab]({BADGE_IMAGE})]({url})"
+
+
+def setup_source(lesson: str, kind: str) -> str:
+    """The setup cell: pip-installs on Colab only, then imports the helpers and makes ``grader``."""
+    strict = ", strict=True" if kind == "solutions" else ""
+    return f'''{SETUP_MARKER}; locally and in CI it changes nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    helpers = "{install_spec()}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", helpers], check=True)
+try:
+    from course_utils import exercise_checker, show_device, show_versions
+except ImportError:
+    raise ImportError(
+        "The course helpers (course_utils) are not installed in this kernel. From the course "
+        "folder run `bash scripts/lab.sh`: it sets everything up and opens JupyterLab with the "
+        "right kernel. In an environment of your own: `pip install -e .` in the course folder."
+    ) from None
+
+grader = exercise_checker("{lesson}"{strict})'''
+
+
+def _title_index(nb) -> int:
+    """The title is the first cell that is not raw (a master starts with otter's raw config)."""
+    return next((i for i, c in enumerate(nb.cells) if c.cell_type != "raw"), 0)
+
+
+def stamp_header(nb, lesson: str, kind: str) -> None:
+    """Write the Colab badge into the title cell and the setup cell as the first code cell."""
+    title = nb.cells[_title_index(nb)]
+    lines = [ln for ln in title.source.splitlines() if BADGE_IMAGE not in ln]
+    lines.insert(1, "")
+    lines.insert(2, colab_badge(lesson, kind))
+    title.source = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    setup = nbformat.v4.new_code_cell(setup_source(lesson, kind))
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.source.startswith(SETUP_MARKER):
+            setup.metadata = cell.metadata
+            nb.cells[i] = setup
+            return
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells.insert(first_code, setup)
+
+
+def normalize(nb, lesson: str) -> None:
+    """No outputs, deterministic cell ids, no editor-specific metadata: clean, stable diffs."""
+    nb.metadata.pop("jupytext", None)
+    nb.metadata.pop("language_info", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                 "name": "python3"}
+    for i, cell in enumerate(nb.cells):
+        digest = hashlib.sha1(f"{lesson}:{i}:{cell.cell_type}".encode()).hexdigest()[:8]
+        cell["id"] = f"c{i:03d}-{digest}"
+        cell.metadata.pop("lines_to_next_cell", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nb.nbformat, nb.nbformat_minor = 4, 5
+
+
+def _headings(nb) -> list[tuple[int, str]]:
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    found.append((i, line.strip()))
+    return found
+
+
+def _first(nb, predicate) -> int | None:
+    return next((i for i, c in enumerate(nb.cells) if predicate(c)), None)
+
+
+def skeleton_problems(nb, lesson: str, kind: str) -> list[str]:
+    """What a notebook lacks of the common skeleton, as readable sentences (empty when fine)."""
+    problems = []
+    code = lambda text: lambda c: c.cell_type == "code" and text in c.source  # noqa: E731
+    heading = lambda text: lambda c: c.cell_type == "markdown" and any(  # noqa: E731
+        ln.strip().lower().startswith(text) for ln in c.source.splitlines())
+    title = nb.cells[_title_index(nb)] if nb.cells else None
+    if title is None or title.cell_type != "markdown" or not title.source.startswith("# "):
+        problems.append("the first cell must be a markdown title ('# Lesson NN: ...')")
+    elif colab_badge(lesson, kind) not in title.source:
+        problems.append("the title cell lacks this notebook's Colab badge "
+                        "(run `python -m course_utils.assign`)")
+    order = {
+        "what you'll learn": _first(nb, heading("## what you'll learn")),
+        "setup cell": _first(nb, lambda c: c.cell_type == "code" and c.source.startswith(SETUP_MARKER)),
+        "versions (show_versions)": _first(nb, code("show_versions(")),
+        "device (show_device)": _first(nb, code("show_device(")),
+        "## Exercises": _first(nb, heading("## exercises")),
+        "## Summary": _first(nb, heading("## summary")),
+    }
+    for name, index in order.items():
+        if index is None:
+            problems.append(f"missing: {name}")
+    present = [(name, i) for name, i in order.items() if i is not None]
+    for (a, i), (b, j) in zip(present, present[1:]):
+        if j < i:
+            problems.append(f"{b} must come after {a}")
+    setup = order["setup cell"]
+    first_code = _first(nb, lambda c: c.cell_type == "code")
+    if setup is not None:
+        if setup != first_code:
+            problems.append("the setup cell must be the first code cell")
+        if nb.cells[setup].source != setup_source(lesson, kind):
+            problems.append("the setup cell differs from the generated one "
+                            "(run `python -m course_utils.assign`)")
+    exercises = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+                 and re.search(r"^###\s*Exercise", c.source, re.MULTILINE)]
+    if len(exercises) < 3:
+        problems.append(f"at least 3 exercises ('### Exercise ...' cells) are needed, found {len(exercises)}")
+    for i in exercises:
+        title = nb.cells[i].source.splitlines()[0]
+        if not any(level in title for level in LEVELS):
+            problems.append(f"exercise '{title}' has no level label (🐢, 🐕 or 🦁)")
+        if order["## Exercises"] is not None and i < order["## Exercises"]:
+            problems.append(f"exercise '{title}' must be inside the '## Exercises' section")
+    if kind != "master":
+        checks = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "grader.check(" in c.source]
+        for i, nxt in zip(exercises, exercises[1:] + [len(nb.cells)]):
+            if not any(i < j < nxt for j in checks):
+                problems.append(f"exercise '{nb.cells[i].source.splitlines()[0]}' has no check cell")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
+            problems.append(f"cell {i} carries outputs; notebooks are committed without them")
+            break
+    return problems

