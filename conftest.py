@@ -1,10 +1,9 @@
-"""Test-wide settings: offline, headless, and a closing line saying how long the notebooks took."""
+"""Test-wide settings: offline, and a closing line saying how long the notebooks took."""
 
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 _notebook_seconds: dict[str, float] = {}
 

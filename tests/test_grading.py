@@ -13,10 +13,22 @@ import pytest
 from course_utils.grading import ExerciseChecker, grade_notebook, lesson_names
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSON = "01_pipeline_basics"
-STUDENT = ROOT / "notebooks" / f"{LESSON}.ipynb"
-SOLUTIONS = ROOT / "notebooks" / "solutions" / f"{LESSON}.ipynb"
-WRONG_REPLY = '    return output[0]["generated_text"]'  # the whole conversation, not the reply
+LESSON = "01_pipeline_basics"  # used by the fast checker tests below
+# For each lesson: one answer made wrong on purpose (cell start, right line, wrong line), the
+# question that must lose its points, and the score that remains.
+WRONG_ANSWERS = {
+    "01_pipeline_basics": ("def reply_text", '    return output[0]["generated_text"][-1]["content"]',
+                           '    return output[0]["generated_text"]', "chat_reply", "score: 3/4"),
+    "02_generation_parameters": ("def softmax_with_temperature",
+                                 "    return torch.softmax(logits / temperature, dim=-1)",
+                                 "    return torch.softmax(logits, dim=-1)", "temperature_softmax",
+                                 "score: 3/4"),
+}
+GRADED = sorted(WRONG_ANSWERS)
+
+
+def _notebook(lesson, kind):
+    return ROOT / "notebooks" / ("solutions" if kind == "solutions" else "") / f"{lesson}.ipynb"
 
 
 def _reply_output(text):
@@ -60,24 +72,32 @@ def _points(results):
     return {name: (r.score, r.possible) for name, r in results.results.items()}
 
 
-def test_solutions_score_full_marks():
-    results = grade_notebook(SOLUTIONS)
+def test_every_lesson_is_graded_here():
+    assert GRADED == lesson_names(), "add the new lesson to WRONG_ANSWERS"
+
+
+@pytest.mark.parametrize("lesson", GRADED)
+def test_solutions_score_full_marks(lesson):
+    results = grade_notebook(_notebook(lesson, "solutions"))
     assert results.possible >= 4
     assert results.total == results.possible, _points(results)
 
 
-def test_unsolved_student_notebook_scores_zero():
-    results = grade_notebook(STUDENT)
+@pytest.mark.parametrize("lesson", GRADED)
+def test_unsolved_student_notebook_scores_zero(lesson):
+    results = grade_notebook(_notebook(lesson, "student"))
     assert results.possible >= 4
     assert results.total == 0, _points(results)
 
 
-def test_one_wrong_answer_loses_exactly_its_points(tmp_path):
-    nb = json.loads(SOLUTIONS.read_text())
-    cell = next(c for c in nb["cells"] if "".join(c["source"]).startswith("def reply_text"))
+@pytest.mark.parametrize("lesson", GRADED)
+def test_one_wrong_answer_loses_exactly_its_points(lesson, tmp_path):
+    start, right, wrong_line, question, score = WRONG_ANSWERS[lesson]
+    nb = json.loads(_notebook(lesson, "solutions").read_text())
+    cell = next(c for c in nb["cells"] if "".join(c["source"]).startswith(start))
     source = "".join(cell["source"])
-    cell["source"] = source.replace('    return output[0]["generated_text"][-1]["content"]', WRONG_REPLY)
-    assert cell["source"] != source
+    cell["source"] = source.replace(right, wrong_line)
+    assert cell["source"] != source, f"{right!r} not found in the solutions notebook"
     wrong = tmp_path / "submission.ipynb"
     wrong.write_text(json.dumps(nb))
 
@@ -86,10 +106,10 @@ def test_one_wrong_answer_loses_exactly_its_points(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     scores = dict(line.split(": ", 1) for line in lines)
-    assert scores["chat_reply"].startswith("0/1"), lines
-    for name in ("tokens_round_trip", "next_token_by_hand", "batch_tokenizer"):
-        assert scores[name] == "1/1", lines
-    assert lines[-1] == "score: 3/4"
+    assert scores[question].startswith("0/1"), lines
+    others = [name for name in scores if name not in (question, "score")]
+    assert len(others) >= 3 and all(scores[name] == "1/1" for name in others), lines
+    assert lines[-1] == score
 
 
 def test_grade_cli_rejects_a_missing_file(tmp_path):

@@ -4,6 +4,7 @@ OK_FORMAT = False
 
 name = "batch_tokenizer"
 points = 1
+all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_pads_on_the_left(batch_tokenizer):

@@ -4,6 +4,7 @@ OK_FORMAT = False
 
 name = "chat_reply"
 points = 1
+all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_reply_from_a_made_up_output(reply_text):

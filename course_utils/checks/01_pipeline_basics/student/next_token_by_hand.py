@@ -4,6 +4,7 @@ OK_FORMAT = False
 
 name = "next_token_by_hand"
 points = 1
+all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_returns_a_string(most_likely_next_token, model, tokenizer):

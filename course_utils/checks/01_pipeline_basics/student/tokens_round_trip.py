@@ -4,6 +4,7 @@ OK_FORMAT = False
 
 name = "tokens_round_trip"
 points = 1
+all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_token_ids_are_a_list_of_ints(token_ids):
