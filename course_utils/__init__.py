@@ -5,6 +5,7 @@ Small and flat, named by what they do:
 - ``course_utils.models``: which model the course uses (``resolve_model``, ``load_pipeline`` ...);
 - ``course_utils.device``: device and dtype choice (``show_device``, ``pipeline_kwargs``);
 - ``course_utils.timing``: ``Timer``, ``benchmark``, ``measure_generation``, ``benchmark_generation``;
+- ``course_utils.generation``: validated generation settings, presets, ``distinct_n``;
 - ``course_utils.grading``: the exercise checks (``exercise_checker``) and notebook grading;
 - ``course_utils.notebooks`` and ``course_utils.assign``: the notebook skeleton and the build.
 

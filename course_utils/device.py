@@ -49,7 +49,10 @@ def pick_dtype(device: str | None = None) -> torch.dtype:
     """The fastest dtype that keeps SmolLM2's answers sensible on ``device``."""
     device = device or pick_device()
     if device == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # Native bf16 needs compute capability 8.0+ (Ampere). Older GPUs such as Colab's T4 (7.5)
+        # report bf16 "supported" through slow emulation, so ask for the capability instead.
+        major, _ = torch.cuda.get_device_capability()
+        return torch.bfloat16 if major >= 8 else torch.float16
     if device == "xpu":
         return torch.bfloat16
     if device == "mps":
@@ -64,15 +67,15 @@ def pipeline_kwargs(device: str | None = None, dtype: torch.dtype | None = None,
     Gives ``device`` *or* ``device_map`` (``device_map="auto"`` lets accelerate place the weights,
     possibly over several GPUs), never both: transformers refuses that combination.
     """
-    dtype = dtype or pick_dtype(device)
+    if device is not None and device_map is not None:
+        raise ValueError(
+            "Pass device or device_map, not both: device puts the whole model on one device, "
+            "device_map lets accelerate place it. Drop one of them."
+        )
     if device_map is not None:
-        if device is not None:
-            raise ValueError(
-                "Pass device or device_map, not both: device puts the whole model on one device, "
-                "device_map lets accelerate place it. Drop one of them."
-            )
-        return {"device_map": device_map, "dtype": dtype}
-    return {"device": device or pick_device(), "dtype": dtype}
+        return {"device_map": device_map, "dtype": dtype or pick_dtype()}
+    device = device or pick_device()
+    return {"device": device, "dtype": dtype or pick_dtype(device)}
 
 
 def describe() -> dict:

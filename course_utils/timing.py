@@ -134,13 +134,14 @@ def measure_generation(model, tokenizer, prompts: str | list[str], max_new_token
                        **generate_kwargs) -> GenerationStats:
     """Run ``model.generate`` once on ``prompts`` (a batch when a list) and time it.
 
-    Greedy unless ``generate_kwargs`` say otherwise; batched prompts are left-padded.
+    Greedy unless ``generate_kwargs`` say otherwise; batched prompts are left-padded (the
+    tokenizer itself is not changed).
     """
     batch = [prompts] if isinstance(prompts, str) else list(prompts)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    inputs = tokenizer(batch, return_tensors="pt", padding=True).to(model.device)
+    if len(batch) > 1 and tokenizer.pad_token is None:
+        raise ValueError("Batching needs a pad token: set tokenizer.pad_token = tokenizer.eos_token")
+    # Left padding for this call only: the caller's tokenizer keeps its own padding_side.
+    inputs = tokenizer(batch, return_tensors="pt", padding=True, padding_side="left").to(model.device)
     clock = _FirstTokenClock()
     generate_kwargs.setdefault("do_sample", False)
     with torch.inference_mode():

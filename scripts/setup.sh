@@ -22,7 +22,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 # Reinstall only when the requirements changed (a hash of the files is kept in .venv).
-want=$(cat requirements.txt constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$("$PYTHON" -c 'import hashlib, sys
+print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' \
+  requirements.txt constraints.txt pyproject.toml)
 stamp=.venv/.course-requirements
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing requirements (torch pinned to 2.13.0)"

@@ -24,10 +24,10 @@ def test_cpu_dtype_follows_the_hardware(monkeypatch, cpuinfo, expected):
 
 
 def test_gpu_dtypes(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 5))
     assert device.pick_dtype("cuda") == torch.float16  # a Colab T4
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert device.pick_dtype("cuda") == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (9, 0))
+    assert device.pick_dtype("cuda") == torch.bfloat16  # an H100
     assert device.pick_dtype("mps") == torch.float16
 
 

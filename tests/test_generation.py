@@ -104,3 +104,9 @@ def test_distinct_n():
     assert distinct_n(["a b a b a b"], n=2) == pytest.approx(2 / 5)
     assert distinct_n(["same words here", "same words here"], n=1) == pytest.approx(3 / 6)
     assert distinct_n([], n=2) == 0.0
+
+
+def test_validate_does_not_change_the_callers_params():
+    params = GenerationParams(stop="\n")
+    assert validate(params).stop == ["\n"]
+    assert params.stop == "\n"

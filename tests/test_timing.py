@@ -69,3 +69,14 @@ def test_benchmark_generation_table_and_plot(tiny_model_and_tokenizer):
     assert (table["tokens_per_s"] > 0).all()
     ax = plot_benchmark(table)
     assert ax.get_xlabel() == "batch size" and len(ax.lines) == 1
+
+
+def test_measure_generation_leaves_the_tokenizer_alone(tiny_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir, padding_side="right")
+    stats = measure_generation(model, tokenizer, ["Hi", "A longer prompt"], max_new_tokens=2,
+                               min_new_tokens=2)
+    assert stats.new_tokens == 4
+    assert tokenizer.padding_side == "right"
