@@ -23,6 +23,10 @@ WRONG_ANSWERS = {
                                  "    return torch.softmax(logits / temperature, dim=-1)",
                                  "    return torch.softmax(logits, dim=-1)", "temperature_softmax",
                                  "score: 3/4"),
+    "03_web_server": ("def add_safe_errors",
+                      '        return JSONResponse({"error": "Internal server error"}, status_code=500)',
+                      '        return JSONResponse({"error": str(exc)}, status_code=500)', "safe_errors",
+                      "score: 3/4"),
 }
 GRADED = sorted(WRONG_ANSWERS)
 

@@ -1,7 +1,6 @@
 """The reference server: TGI shapes, a clear 4xx for every bad input, and a free event loop."""
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -9,10 +8,9 @@ import time
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from course_utils.serve import Engine, create_app, create_naive_app
+from course_utils.serve import BackgroundServer, Engine, create_app, create_naive_app, free_port
 
 BAD_BODIES = {
     "missing inputs": {"parameters": {}},
@@ -122,26 +120,28 @@ def test_internal_errors_leak_nothing(tiny_engine, monkeypatch):
     assert response.json()["error_type"] == "generation"
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_server(tiny_engine):
     """The fixed app on a real uvicorn, on loopback, in a thread; stopped after the tests."""
-    server = uvicorn.Server(uvicorn.Config(create_app(tiny_engine), host="127.0.0.1",
-                                           port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with BackgroundServer(create_app(tiny_engine)) as server:
+        yield server.url
+
+
+def test_background_server_stops_and_frees_its_port(tiny_engine):
+    server = BackgroundServer(create_app(tiny_engine))
+    assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
+    server.stop()
+    assert not server.running
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.url}/health", timeout=2)
+
+
+def test_background_server_names_the_fix_when_the_port_is_taken(tiny_engine):
+    with BackgroundServer(create_app(tiny_engine)) as first:
+        port = int(first.url.rsplit(":", 1)[1])
+        with pytest.raises(RuntimeError, match="is in use"):
+            BackgroundServer(create_app(tiny_engine), port=port, log_level="critical")
+        assert httpx.get(f"{first.url}/health").status_code == 200
 
 
 @pytest.mark.parametrize("name", BAD_BODIES)
@@ -154,12 +154,8 @@ def test_bad_input_over_real_http(live_server, name):
 
 def _order_of_completion(app, engine):
     """Start a long generation, ask /health while it runs; return which answered first."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{server.config.port}"
+    server = BackgroundServer(app)
+    url = server.url
     finished = []
 
     def long_generation():
@@ -180,8 +176,7 @@ def _order_of_completion(app, engine):
         finished.append("health")
         worker.join()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
     return finished
 
 
@@ -200,7 +195,7 @@ def test_the_naive_server_makes_health_wait(real_engine):
 
 
 def test_cli_serves_on_loopback(tiny_dir):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "course_utils.serve", "--model", str(tiny_dir),
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
