@@ -1,55 +1,64 @@
-"""The course's reference server: one model behind FastAPI, done right (lesson 03).
+"""The course's reference server: one model behind FastAPI, done right (lessons 03 and 04).
 
-``python -m course_utils.serve [--host 127.0.0.1] [--port 8000] [--model PATH_OR_ID] [--naive]``
+``python -m course_utils.serve [--host 127.0.0.1] [--port 8000] [--model PATH_OR_ID] [--naive]
+[--max-batch-size N] [--max-wait-ms MS] [--max-concurrent-requests N] [--api-key KEY]``
 
-Endpoints in TGI's shapes (../shared/reference/serving-api.md): ``POST /generate``,
-``POST /generate_stream`` (server-sent events), ``GET /health``, ``GET /info``.
+Endpoints (shapes: ../shared/reference/serving-api.md), so that TGI's and OpenAI's clients work:
 
-What "done right" means here, each point against a pitfall of the usual tutorial (``--naive``):
+- TGI: ``POST /generate``, ``POST /generate_stream`` (server-sent events), ``POST /`` (with
+  ``"stream"``), ``GET /health``, ``GET /info``, ``GET /metrics`` (Prometheus, TGI's names);
+- OpenAI: ``POST /v1/chat/completions`` (plain and streamed), ``GET /v1/models``.
 
-- a JSON body validated by pydantic, then by ``course_utils.generation`` (the same rules as
-  lesson 02); every bad input is a 422 ``{"error": "Input validation error: ...", "error_type":
-  "validation"}``, never a 500, and the server keeps serving;
-- generation runs in a worker thread, never on the event loop, so ``/health`` answers while a
-  generation runs; one lock around the model, because a pipeline/tokenizer is not thread-safe;
-- streaming with FastAPI's own server-sent events; a client that goes away stops its generation;
+What "done right" means, each point against a pitfall of the usual tutorial (``--naive``):
+
+- a JSON body validated by pydantic, then by ``course_utils.generation`` (lesson 02's rules);
+  every bad input is a 422 that says what is allowed, never a 500, and the server keeps serving;
+- the model runs in the engine's worker thread (``course_utils.engine``), never on the event loop,
+  so ``/health`` answers while generating; requests queue there and are batched together;
+- a full queue answers 429 "Model is overloaded" at once; a request past its timeout gets a clear
+  error; a client that goes away stops its generation;
 - an unexpected error is logged with its traceback and answered with a generic 500 that leaks
-  nothing; the server binds 127.0.0.1 unless told otherwise.
+  nothing; the server binds 127.0.0.1 unless told otherwise; an optional API key (Bearer).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hmac
+import json
 import logging
-import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from pathlib import Path
+from typing import Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.sse import EventSourceResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from . import __version__
-from .generation import (
-    MAX_STOP_SEQUENCES,
-    GenerationParams,
-    InvalidGenerationParams,
-    generate_kwargs,
-    validate,
+from .engine import (
+    DEFAULT_MAX_NEW_TOKENS,
+    MAX_NEW_TOKENS_LIMIT,
+    Engine,
+    Overloaded,
+    RequestTimedOut,
+    ValidationFailed,
 )
+from .generation import GenerationParams
+
+__all__ = ["BackgroundServer", "Engine", "create_app", "create_naive_app", "free_port", "main"]
 
 log = logging.getLogger("course_utils.serve")
 
-DEFAULT_MAX_NEW_TOKENS = 64
-MAX_NEW_TOKENS_LIMIT = 512
 
-
-# ---------------------------------------------------------------- request and response shapes
+# ---------------------------------------------------------------- request shapes
 Number = StrictFloat | StrictInt
 
 
@@ -64,10 +73,17 @@ class Parameters(BaseModel):
     top_k: StrictInt | None = None
     top_p: Number | None = None
     repetition_penalty: Number | None = None
-    stop: list[StrictStr] = Field(default_factory=list)
+    stop: list[StrictStr] | None = None
     seed: StrictInt | None = None
     return_full_text: StrictBool | None = None
-    details: StrictBool = False
+    details: StrictBool | None = None
+
+    def to_params(self) -> GenerationParams:
+        return GenerationParams(
+            max_new_tokens=DEFAULT_MAX_NEW_TOKENS if self.max_new_tokens is None else self.max_new_tokens,
+            do_sample=self.do_sample, temperature=self.temperature, top_k=self.top_k,
+            top_p=self.top_p, repetition_penalty=self.repetition_penalty,
+            stop=list(self.stop or []), seed=self.seed)
 
 
 class GenerateRequest(BaseModel):
@@ -75,248 +91,396 @@ class GenerateRequest(BaseModel):
     parameters: Parameters = Field(default_factory=Parameters)
 
 
-class ValidationFailed(Exception):
-    """A request that breaks a rule; answered with TGI's 422 validation error."""
+class CompatRequest(GenerateRequest):
+    """``POST /``: TGI's compatibility route, where ``stream`` picks the answer's form."""
+
+    stream: StrictBool = False
 
 
-def _error(status: int, message: str, error_type: str) -> JSONResponse:
-    return JSONResponse({"error": message, "error_type": error_type}, status_code=status)
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: StrictStr
 
 
-# ---------------------------------------------------------------- the model, one call at a time
-class _TokenQueue:
-    """A generate() streamer that hands each new token id to the consumer through a queue.
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
 
-    transformers' TextIteratorStreamer yields decoded text only; TGI's stream events carry the
-    token id too, so this streamer (a few lines) passes ids and the consumer decodes.
+    role: Literal["system", "user", "assistant"]
+    content: StrictStr | list[TextPart]
+
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: StrictBool = False
+
+
+class ChatRequest(BaseModel):
+    """OpenAI's chat request; options this server does not implement are ignored when unset."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: StrictStr | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: StrictInt | None = None
+    max_completion_tokens: StrictInt | None = None
+    temperature: Number | None = None
+    top_p: Number | None = None
+    seed: StrictInt | None = None
+    stop: StrictStr | list[StrictStr] | None = None
+    n: StrictInt | None = Field(None, ge=1, le=1, description="only 1 is supported")
+    stream: StrictBool | None = False
+    stream_options: StreamOptions | None = None
+
+    def to_params(self) -> GenerationParams:
+        limit = self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+        sampling = self.temperature is not None and self.temperature != 0  # 0 or unset: greedy
+        return GenerationParams(
+            max_new_tokens=DEFAULT_MAX_NEW_TOKENS if limit is None else limit,
+            do_sample=sampling,
+            temperature=self.temperature if sampling else None,  # a negative one fails validation
+            top_p=self.top_p if sampling else None,
+            stop=[self.stop] if isinstance(self.stop, str) else list(self.stop or []),
+            seed=self.seed)
+
+
+# ---------------------------------------------------------------- errors, in both APIs' shapes
+def _is_openai(request: Request) -> bool:
+    return request.url.path.startswith("/v1/")
+
+
+def _error(request: Request, status: int, message: str, error_type: str, param: str | None = None):
+    if _is_openai(request):
+        body = {"error": {"message": message, "type": error_type, "param": param, "code": None}}
+    else:
+        body = {"error": message, "error_type": error_type}
+    return JSONResponse(body, status_code=status)
+
+
+OVERLOADED = "Model is overloaded"
+
+
+# ---------------------------------------------------------------- metrics
+class Metrics:
+    """Prometheus metrics under TGI's names, with prometheus-client, one registry per app.
+
+    prometheus-client follows OpenMetrics and adds ``_total`` to counters
+    (``tgi_request_count_total``); TGI's own exporter writes ``tgi_request_count``.
     """
 
-    def __init__(self) -> None:
-        self.queue: queue.Queue = queue.Queue()
-        self._prompt_seen = False
+    def __init__(self, engine: Engine) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-    def put(self, value) -> None:
-        if not self._prompt_seen:  # generate() first passes the prompt
-            self._prompt_seen = True
-            return
-        for token_id in value.reshape(-1).tolist():
-            self.queue.put(token_id)
+        self.registry = r = CollectorRegistry()
+        seconds = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+        tokens = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+        self.count = Counter("tgi_request_count", "Requests received", registry=r)
+        self.success = Counter("tgi_request_success", "Requests answered successfully", registry=r)
+        self.failure = Counter("tgi_request_failure", "Failed requests, by kind", ["err"], registry=r)
+        self.duration = Histogram("tgi_request_duration", "Request duration (s)", buckets=seconds, registry=r)
+        self.queue_duration = Histogram("tgi_request_queue_duration", "Time in the queue (s)",
+                                        buckets=seconds, registry=r)
+        self.input_length = Histogram("tgi_request_input_length", "Prompt tokens", buckets=tokens, registry=r)
+        self.generated = Histogram("tgi_request_generated_tokens", "Generated tokens", buckets=tokens,
+                                   registry=r)
+        self.per_token = Histogram("tgi_request_mean_time_per_token_duration",
+                                   "Mean time per generated token (s)",
+                                   buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
+        Gauge("tgi_queue_size", "Requests waiting", registry=r).set_function(lambda: engine.queue_size)
+        Gauge("tgi_batch_current_size", "Requests in the running batch",
+              registry=r).set_function(lambda: engine.running_batch_size)
 
-    def end(self) -> None:
-        self.queue.put(None)
+    def finished(self, summary: dict, prompt_tokens: int, started: float) -> None:
+        self.success.inc()
+        self.duration.observe(time.monotonic() - started)
+        self.queue_duration.observe(summary["queue_time"])
+        self.input_length.observe(prompt_tokens)
+        self.generated.observe(len(summary["ids"]))
+        if summary["ids"]:
+            self.per_token.observe(summary["inference_time"] / len(summary["ids"]))
 
+    def render(self) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-class _Cancelled:
-    """A stopping criterion that ends generation once ``event`` is set (the client went away)."""
-
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool,
-                          device=input_ids.device)
-
-
-class Engine:
-    """The model and tokenizer, and the one lock that serialises their use."""
-
-    def __init__(self, model: str | None = None, *, dtype=None, device: str | None = None,
-                 max_new_tokens_limit: int = MAX_NEW_TOKENS_LIMIT,
-                 max_total_tokens: int | None = None) -> None:
-        from .device import pick_device, pick_dtype
-        from .models import load_model, load_tokenizer, resolve_model
-
-        self.model_id = model or resolve_model().path
-        self.device = device or pick_device()
-        self.dtype = dtype or pick_dtype(self.device)
-        self.tokenizer = load_tokenizer(self.model_id)
-        self.model = load_model(self.model_id, dtype=self.dtype).to(self.device)
-        context = getattr(self.model.config, "max_position_embeddings", None) or 2048
-        self.max_total_tokens = min(max_total_tokens or context, context)
-        self.max_new_tokens_limit = max_new_tokens_limit
-        self.lock = threading.Lock()
-        self._special_ids = set(self.tokenizer.all_special_ids)
-
-    def check(self, request: GenerateRequest) -> tuple[GenerationParams, int]:
-        """Validate a request against every rule; return the parameters and the prompt's length."""
-        if not request.inputs.strip():
-            raise ValidationFailed("`inputs` must not be empty")
-        prompt_tokens = len(self.tokenizer(request.inputs)["input_ids"])
-        p = request.parameters
-        params = GenerationParams(
-            max_new_tokens=DEFAULT_MAX_NEW_TOKENS if p.max_new_tokens is None else p.max_new_tokens,
-            do_sample=p.do_sample, temperature=p.temperature, top_k=p.top_k, top_p=p.top_p,
-            repetition_penalty=p.repetition_penalty, stop=list(p.stop), seed=p.seed)
-        try:
-            params = validate(params, max_new_tokens_limit=self.max_new_tokens_limit,
-                              prompt_tokens=prompt_tokens, max_total_tokens=self.max_total_tokens)
-        except InvalidGenerationParams as err:
-            raise ValidationFailed(str(err)) from None
-        return params, prompt_tokens
-
-    def _run(self, prompt: str, params: GenerationParams, streamer=None,
-             cancel: threading.Event | None = None):
-        """generate() under the lock; returns the new token ids."""
-        import torch
-        from transformers import StoppingCriteriaList, set_seed
-
-        inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
-        kwargs = generate_kwargs(params, tokenizer=self.tokenizer)
-        if cancel is not None:
-            kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
-        with self.lock:
-            if params.seed is not None:
-                set_seed(params.seed)
-            with torch.inference_mode():
-                out = self.model.generate(**inputs, **kwargs, streamer=streamer,
-                                          pad_token_id=self.tokenizer.pad_token_id)
-        return out[0, inputs["input_ids"].shape[1]:].tolist()
-
-    def _finish_reason(self, new_ids: list[int], text: str, params: GenerationParams) -> str:
-        if new_ids and new_ids[-1] == self.tokenizer.eos_token_id:
-            return "eos_token"
-        if any(text.endswith(stop) for stop in params.stop):
-            return "stop_sequence"
-        return "length"
-
-    def _token(self, token_id: int, text: str) -> dict:
-        # logprob is not computed yet (null); TGI's clients accept a missing value here.
-        return {"id": token_id, "text": text, "logprob": None, "special": token_id in self._special_ids}
-
-    def generate(self, prompt: str, params: GenerationParams, details: bool = False) -> dict:
-        """Blocking: the whole answer, in TGI's /generate shape."""
-        new_ids = self._run(prompt, params)
-        text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
-        result = {"generated_text": text}
-        if details:
-            result["details"] = {
-                "finish_reason": self._finish_reason(new_ids, text, params),
-                "generated_tokens": len(new_ids),
-                "seed": params.seed,
-                "tokens": [self._token(i, self.tokenizer.decode([i])) for i in new_ids],
-            }
-        return result
-
-    def stream(self, prompt: str, params: GenerationParams, cancel: threading.Event) -> Iterator[dict]:
-        """Blocking iterator of TGI stream events; generate() runs in its own thread.
-
-        Setting ``cancel`` stops generation at the next token, and the thread releases the lock
-        even if nobody reads the rest of this iterator.
-        """
-        streamer = _TokenQueue()
-
-        def work():
-            try:
-                self._run(prompt, params, streamer=streamer, cancel=cancel)
-            except Exception as err:  # handed to the consumer, which raises it
-                streamer.queue.put(err)
-                streamer.queue.put(None)
-
-        threading.Thread(target=work, daemon=True, name="generate").start()
-        ids: list[int] = []
-        text = ""
-        pending = None  # each event waits for the next token: the last one carries the summary
-        while (item := streamer.queue.get()) is not None:
-            if isinstance(item, Exception):
-                raise item
-            ids.append(item)
-            full = self.tokenizer.decode(ids, skip_special_tokens=True)
-            piece, text = full[len(text):], full
-            if pending is not None:
-                yield pending
-            pending = {"index": len(ids), "token": self._token(item, piece),
-                       "generated_text": None, "details": None}
-        last = pending or {"index": 0, "token": None}
-        last["generated_text"] = text
-        last["details"] = {"finish_reason": self._finish_reason(ids, text, params),
-                           "generated_tokens": len(ids), "seed": params.seed}
-        yield last
-
-    def info(self) -> dict:
-        return {
-            "model_id": str(self.model_id),
-            "model_dtype": str(self.dtype).removeprefix("torch."),
-            "model_device_type": self.device,
-            "max_input_tokens": self.max_total_tokens - 1,
-            "max_total_tokens": self.max_total_tokens,
-            "max_new_tokens": self.max_new_tokens_limit,
-            "max_stop_sequences": MAX_STOP_SEQUENCES,
-            "max_concurrent_requests": 1,
-            "version": __version__,
-        }
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 # ---------------------------------------------------------------- the app
-def create_app(engine: Engine) -> FastAPI:
-    """The fixed server around ``engine``."""
+class _Admitted:
+    """A validated, queued request: what a generation endpoint needs."""
+
+    def __init__(self, job, prompt_ids, params, started) -> None:
+        self.job, self.prompt_ids, self.params, self.started = job, prompt_ids, params, started
+
+
+def create_app(engine: Engine, *, api_key: str | None = None,
+               served_model_name: str | None = None) -> FastAPI:
+    """The reference server around ``engine``. With ``api_key``, every route but /health needs it."""
     app = FastAPI(title="LLM inference course: reference server", version=__version__)
+    metrics = Metrics(engine)
+    model_name = served_model_name or Path(str(engine.model_id)).name
+    app.state.engine, app.state.metrics = engine, metrics
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
+        metrics.failure.labels(err="validation").inc()
         first = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":
-            return _error(422, "Input validation error: the body is not valid JSON", "validation")
+            return _error(request, 422, "Input validation error: the body is not valid JSON", "validation")
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-        return _error(422, f"Input validation error: `{where}`: {first.get('msg', 'invalid')}",
-                      "validation")
+        return _error(request, 422, f"Input validation error: `{where}`: {first.get('msg', 'invalid')}",
+                      "validation", where)
 
     @app.exception_handler(ValidationFailed)
     async def rule_broken(request: Request, exc: ValidationFailed):
-        return _error(422, f"Input validation error: {exc}", "validation")
+        metrics.failure.labels(err="validation").inc()
+        return _error(request, 422, f"Input validation error: {exc}", "validation")
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, exc: Overloaded):
+        metrics.failure.labels(err="overloaded").inc()
+        return _error(request, 429, OVERLOADED, "overloaded")
+
+    @app.exception_handler(RequestTimedOut)
+    async def timed_out(request: Request, exc: RequestTimedOut):
+        metrics.failure.labels(err="timeout").inc()
+        return _error(request, 504, f"Request timed out: {exc}. Ask for fewer tokens, or retry later.",
+                      "timeout")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
+        metrics.failure.labels(err="generation").inc()
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "Internal server error; the server log has the details.", "generation")
+        return _error(request, 500, "Internal server error; the server log has the details.", "generation")
 
+    async def authorized(request: Request) -> None:
+        if api_key is None:
+            return
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header[:7].lower() == "bearer " else ""
+        if not hmac.compare_digest(token.encode(), api_key.encode()):  # constant time
+            raise _Unauthorized()
+
+    @app.exception_handler(_Unauthorized)
+    async def unauthorized(request: Request, exc: Exception):
+        response = _error(request, 401, "Missing or wrong API key: send `Authorization: Bearer <key>`.",
+                          "authentication")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    guarded = [Depends(authorized)]
+
+    async def admit(prompt: str, params: GenerationParams) -> _Admitted:
+        """Validate (off the event loop: it tokenizes), then queue; before any response starts."""
+        metrics.count.inc()
+        started = time.monotonic()
+        params, prompt_ids = await run_in_threadpool(engine.check, prompt, params)
+        return _Admitted(engine.submit(prompt_ids, params), prompt_ids, params, started)
+
+    async def collect(request: Request, admitted: _Admitted) -> tuple[list[dict], dict]:
+        """Wait for a whole answer; a client that disconnects meanwhile cancels it."""
+        def drain():
+            events = list(engine.events(admitted.job))
+            return events[:-1], events[-1]
+
+        task = asyncio.ensure_future(run_in_threadpool(drain))
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            if not task.done() and await request.is_disconnected():
+                admitted.job.cancel.set()
+        tokens, summary = task.result()
+        metrics.finished(summary, len(admitted.prompt_ids), admitted.started)
+        return tokens, summary
+
+    def tgi_token(event: dict) -> dict:
+        return {"id": event["id"], "text": event["text"], "logprob": None, "special": event["special"]}
+
+    def tgi_answer(tokens, summary, admitted, details: bool) -> dict:
+        answer = {"generated_text": summary["text"]}
+        if details:
+            answer["details"] = {"finish_reason": summary["finish_reason"],
+                                 "generated_tokens": len(summary["ids"]), "seed": admitted.params.seed,
+                                 "tokens": [tgi_token(t) for t in tokens]}
+        return answer
+
+    async def tgi_events(admitted: _Admitted):
+        """TGI stream events; the last one carries the whole text and the details."""
+        pending = None
+        try:
+            async for event in iterate_in_threadpool(engine.events(admitted.job)):
+                if event.get("summary"):
+                    metrics.finished(event, len(admitted.prompt_ids), admitted.started)
+                    last = pending or {"index": 0, "token": None}
+                    last["generated_text"] = event["text"]
+                    last["details"] = {"finish_reason": event["finish_reason"],
+                                       "generated_tokens": len(event["ids"]), "seed": admitted.params.seed}
+                    yield last
+                    return
+                if pending is not None:
+                    yield pending
+                pending = {"index": (pending or {"index": 0})["index"] + 1, "token": tgi_token(event),
+                           "generated_text": None, "details": None}
+        except RequestTimedOut as err:
+            metrics.failure.labels(err="timeout").inc()
+            yield {"error": f"Request timed out: {err}", "error_type": "timeout"}
+        except Exception:
+            metrics.failure.labels(err="generation").inc()
+            log.exception("error while streaming")
+            yield {"error": "Internal server error; the server log has the details.",
+                   "error_type": "generation"}
+        finally:
+            admitted.job.cancel.set()  # normal end, error, or the client went away
+
+    # ------------------------------------------------------------ TGI routes
     @app.get("/health")
     async def health():
+        if not engine.alive:
+            return JSONResponse({"status": "unavailable", "error": "the model worker stopped"}, 503)
         return {"status": "ok"}
 
-    @app.get("/info")
+    @app.get("/info", dependencies=guarded)
     async def info():
-        return engine.info()
+        return {**engine.info(), "model_id": model_name}
 
-    async def checked(request: GenerateRequest) -> tuple[GenerateRequest, GenerationParams]:
-        # A dependency runs before the response starts: a bad streaming request gets its 422
-        # as a JSON answer, not as a broken stream. Tokenizing runs off the event loop too.
-        params, _ = await run_in_threadpool(engine.check, request)
-        return request, params
+    @app.get("/metrics", dependencies=guarded)
+    async def prometheus_metrics():
+        return metrics.render()
 
-    @app.post("/generate")
-    async def generate(checked_request: tuple = Depends(checked)):
-        request, params = checked_request
-        return await run_in_threadpool(engine.generate, request.inputs, params,
-                                       request.parameters.details)
+    async def admitted_tgi(body: GenerateRequest) -> tuple[GenerateRequest, _Admitted]:
+        return body, await admit(body.inputs, body.parameters.to_params())
 
-    @app.post("/generate_stream", response_class=EventSourceResponse)
-    async def generate_stream(checked_request: tuple = Depends(checked)):
-        request, params = checked_request
-        cancel = threading.Event()
+    @app.post("/generate", dependencies=guarded)
+    async def generate(request: Request, checked: tuple = Depends(admitted_tgi)):
+        body, admitted = checked
+        tokens, summary = await collect(request, admitted)
+        return tgi_answer(tokens, summary, admitted, bool(body.parameters.details))
+
+    @app.post("/generate_stream", dependencies=guarded, response_class=EventSourceResponse)
+    async def generate_stream(checked: tuple = Depends(admitted_tgi)):
+        async for event in tgi_events(checked[1]):
+            yield event
+
+    async def admitted_compat(body: CompatRequest) -> tuple[CompatRequest, _Admitted]:
+        return body, await admit(body.inputs, body.parameters.to_params())
+
+    @app.post("/", dependencies=guarded)
+    async def compat(request: Request, checked: tuple = Depends(admitted_compat)):
+        body, admitted = checked
+        if body.stream:
+            async def sse():
+                async for event in tgi_events(admitted):
+                    yield ServerSentEvent(data=event)
+            return EventSourceResponse(_encode(sse()))
+        tokens, summary = await collect(request, admitted)
+        return [tgi_answer(tokens, summary, admitted, bool(body.parameters.details))]
+
+    # ------------------------------------------------------------ OpenAI routes
+    @app.get("/v1/models", dependencies=guarded)
+    async def models():
+        return {"object": "list", "data": [{"id": model_name, "object": "model",
+                                            "created": int(engine.created), "owned_by": "course"}]}
+
+    async def admitted_chat(body: ChatRequest) -> tuple[ChatRequest, _Admitted]:
+        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+        prompt = await run_in_threadpool(engine.tokenizer.apply_chat_template, messages,
+                                         tokenize=False, add_generation_prompt=True)
+        return body, await admit(prompt, body.to_params())
+
+    def usage(summary, admitted) -> dict:
+        completion = len(summary["ids"])
+        return {"prompt_tokens": len(admitted.prompt_ids), "completion_tokens": completion,
+                "total_tokens": len(admitted.prompt_ids) + completion}
+
+    def openai_finish(reason: str) -> str:
+        return "length" if reason == "length" else "stop"
+
+    @app.post("/v1/chat/completions", dependencies=guarded)
+    async def chat(request: Request, checked: tuple = Depends(admitted_chat)):
+        body, admitted = checked
+        completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if body.stream:
+            return EventSourceResponse(_encode(chat_chunks(body, admitted, completion_id, created)))
+        tokens, summary = await collect(request, admitted)
+        return {"id": completion_id, "object": "chat.completion", "created": created, "model": model_name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": summary["text"]},
+                             "finish_reason": openai_finish(summary["finish_reason"]), "logprobs": None}],
+                "usage": usage(summary, admitted)}
+
+    async def chat_chunks(body: ChatRequest, admitted: _Admitted, completion_id: str, created: int):
+        def chunk(content: str | None, finish: str | None) -> ServerSentEvent:
+            delta = {"role": "assistant", "content": content}
+            return ServerSentEvent(data={
+                "id": completion_id, "object": "chat.completion.chunk", "created": created,
+                "model": model_name,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]})
+
+        pending = None
         try:
-            async for event in iterate_in_threadpool(engine.stream(request.inputs, params, cancel)):
-                yield event
+            async for event in iterate_in_threadpool(engine.events(admitted.job)):
+                if event.get("summary"):
+                    metrics.finished(event, len(admitted.prompt_ids), admitted.started)
+                    yield chunk(pending if pending is not None else "", openai_finish(event["finish_reason"]))
+                    if body.stream_options is not None and body.stream_options.include_usage:
+                        yield ServerSentEvent(data={"id": completion_id, "object": "chat.completion.chunk",
+                                                    "created": created, "model": model_name, "choices": [],
+                                                    "usage": usage(event, admitted)})
+                    break
+                if pending is not None:
+                    yield chunk(pending, None)
+                pending = event["text"]
+        except RequestTimedOut as err:
+            metrics.failure.labels(err="timeout").inc()
+            yield ServerSentEvent(data={"error": {"message": f"Request timed out: {err}", "type": "timeout",
+                                                  "param": None, "code": None}})
+        except Exception:
+            metrics.failure.labels(err="generation").inc()
+            log.exception("error while streaming")
+            yield ServerSentEvent(data={"error": {"message": "Internal server error", "type": "generation",
+                                                  "param": None, "code": None}})
         finally:
-            cancel.set()  # normal end, error, or the client went away: stop generating
+            admitted.job.cancel.set()
+        yield ServerSentEvent(raw_data="[DONE]")
 
     return app
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+async def _encode(events):
+    """Server-sent events as text: ``data: ...`` and a blank line each (FastAPI's own encoder)."""
+    from fastapi.sse import format_sse_event
+
+    async for event in events:
+        yield format_sse_event(**_event_fields(event))
+
+
+def _event_fields(event: ServerSentEvent) -> dict:
+    if event.raw_data is not None:
+        return {"data_str": event.raw_data}
+    return {"data_str": json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)}
 
 
 def create_naive_app(engine: Engine) -> FastAPI:
     """The version many tutorials show, kept to measure what goes wrong (lesson 03).
 
-    An ``async def`` endpoint calls the model directly (the event loop stalls, /health waits),
-    the prompt is a query parameter, and ``str(e)`` goes back to the client in a 500.
+    An ``async def`` endpoint calls the model directly and waits for it (the event loop stalls,
+    /health waits), the prompt is a query parameter (one user message), and ``str(e)`` goes back
+    in a 500.
     """
     app = FastAPI(title="naive server (for comparison only)")
 
     @app.post("/generate")
     async def generate(prompt: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS):
         try:
-            params = GenerationParams(max_new_tokens=max_new_tokens)
-            return {"generated_text": engine.generate(prompt, params)["generated_text"]}
+            text = engine.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                                        tokenize=False, add_generation_prompt=True)
+            answer = engine.generate(text, GenerationParams(max_new_tokens=max_new_tokens))
+            return {"generated_text": answer["text"]}
         except Exception as e:  # noqa: BLE001 - the point of this version
             return JSONResponse({"error": str(e)}, status_code=500)
 
@@ -327,6 +491,7 @@ def create_naive_app(engine: Engine) -> FastAPI:
     return app
 
 
+# ---------------------------------------------------------------- running it
 class BackgroundServer:
     """uvicorn serving ``app`` in a daemon thread: for a notebook's kernel, or a test.
 
@@ -401,7 +566,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.serve",
-                                     description="Serve the course model over HTTP (TGI's API).")
+                                     description="Serve the course model over HTTP (TGI and OpenAI APIs).")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000)
@@ -409,20 +574,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive", action="store_true", help="serve the tutorial version instead")
     parser.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS_LIMIT,
                         help="largest max_new_tokens a request may ask for")
+    parser.add_argument("--max-batch-size", type=int, default=16,
+                        help="most requests generated together (1: no batching; default 16)")
+    parser.add_argument("--max-wait-ms", type=float, default=50.0,
+                        help="how long a batch waits to fill before it starts (default 50)")
+    parser.add_argument("--max-concurrent-requests", type=int, default=64,
+                        help="requests queued or running; more get 429 at once (default 64)")
+    parser.add_argument("--request-timeout", type=float, default=120.0,
+                        help="seconds a request may take, waiting included (default 120)")
+    parser.add_argument("--api-key", help="require `Authorization: Bearer KEY` (default: no key)")
     args = parser.parse_args(argv)
     import uvicorn
 
     from .models import ModelNotAvailable
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.api_key:
+        log.warning("listening on %s without an API key: anyone who can reach this address can use "
+                    "the model. Pass --api-key, or bind 127.0.0.1.", args.host)
     try:
         started = time.perf_counter()
-        engine = Engine(args.model, max_new_tokens_limit=args.max_new_tokens)
+        engine = Engine(args.model, max_new_tokens_limit=args.max_new_tokens,
+                        max_batch_size=1 if args.naive else args.max_batch_size,
+                        max_wait_ms=args.max_wait_ms, max_concurrent_requests=args.max_concurrent_requests,
+                        request_timeout=args.request_timeout)
     except ModelNotAvailable as err:
         print(f"error: {err}")
         return 1
     log.info("model %s loaded in %.1f s", engine.model_id, time.perf_counter() - started)
-    app = create_naive_app(engine) if args.naive else create_app(engine)
+    app = create_naive_app(engine) if args.naive else create_app(engine, api_key=args.api_key)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -27,6 +27,11 @@ WRONG_ANSWERS = {
                       '        return JSONResponse({"error": "Internal server error"}, status_code=500)',
                       '        return JSONResponse({"error": str(exc)}, status_code=500)', "safe_errors",
                       "score: 3/4"),
+    "04_production_serving": ("def kv_cache_bytes",
+                              "    return 2 * config.num_hidden_layers * kv_heads * head_dim * tokens * batch"
+                              " * bytes_per_value",
+                              "    return config.num_hidden_layers * kv_heads * head_dim * tokens * batch"
+                              " * bytes_per_value", "kv_cache", "score: 3/4"),
 }
 GRADED = sorted(WRONG_ANSWERS)
 
