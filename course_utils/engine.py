@@ -193,8 +193,9 @@ class Engine:
         if not prompt.strip():
             raise ValidationFailed("`inputs` must not be empty")
         prompt_ids = self.tokenizer(prompt)["input_ids"]
-        if params.max_new_tokens is None:
-            params = dataclasses.replace(params, max_new_tokens=DEFAULT_MAX_NEW_TOKENS)
+        if params.max_new_tokens is None:  # not given: the default, within this server's limit
+            params = dataclasses.replace(params, max_new_tokens=min(DEFAULT_MAX_NEW_TOKENS,
+                                                                    self.max_new_tokens_limit))
         try:
             params = validate(params, max_new_tokens_limit=self.max_new_tokens_limit,
                               prompt_tokens=len(prompt_ids), max_total_tokens=self.max_total_tokens)

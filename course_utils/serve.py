@@ -37,6 +37,7 @@ from typing import Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
@@ -80,7 +81,7 @@ class Parameters(BaseModel):
 
     def to_params(self) -> GenerationParams:
         return GenerationParams(
-            max_new_tokens=DEFAULT_MAX_NEW_TOKENS if self.max_new_tokens is None else self.max_new_tokens,
+            max_new_tokens=self.max_new_tokens,  # None: the engine's default
             do_sample=self.do_sample, temperature=self.temperature, top_k=self.top_k,
             top_p=self.top_p, repetition_penalty=self.repetition_penalty,
             stop=list(self.stop or []), seed=self.seed)
@@ -139,12 +140,130 @@ class ChatRequest(BaseModel):
         limit = self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
         sampling = self.temperature is not None and self.temperature != 0  # 0 or unset: greedy
         return GenerationParams(
-            max_new_tokens=DEFAULT_MAX_NEW_TOKENS if limit is None else limit,
+            max_new_tokens=limit,  # None: the engine's default
             do_sample=sampling,
             temperature=self.temperature if sampling else None,  # a negative one fails validation
             top_p=self.top_p if sampling else None,
             stop=[self.stop] if isinstance(self.stop, str) else list(self.stop or []),
             seed=self.seed)
+
+
+# ---------------------------------------------------------------- response shapes (the OpenAPI schema)
+class TGIError(BaseModel):
+    error: str
+    error_type: str
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorDetail
+
+
+class TokenOut(BaseModel):
+    id: int
+    text: str
+    logprob: float | None = None
+    special: bool
+
+
+class DetailsOut(BaseModel):
+    finish_reason: Literal["length", "eos_token", "stop_sequence"]
+    generated_tokens: int
+    seed: int | None = None
+    tokens: list[TokenOut] | None = None
+
+
+class GenerateOut(BaseModel):
+    generated_text: str
+    details: DetailsOut | None = None
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ChatMessageOut(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChoiceOut(BaseModel):
+    index: int
+    message: ChatMessageOut
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatOut(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChoiceOut]
+    usage: UsageOut
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelsOut(BaseModel):
+    object: Literal["list"]
+    data: list[ModelOut]
+
+
+class InfoOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model_id: str
+    max_input_tokens: int
+    max_total_tokens: int
+    max_new_tokens: int
+    max_stop_sequences: int
+    max_concurrent_requests: int
+    max_body_bytes: int
+    version: str
+
+
+_ERRORS = {400: "Unreadable body", 401: "Missing or wrong API key (only with --api-key)",
+           413: "Body too large", 422: "Input validation error", 429: "Model is overloaded",
+           500: "Internal server error (details in the server log only)", 504: "Request timed out"}
+
+
+_SSE_EVENT = {"type": "object", "properties": {"data": {"type": "string"}, "event": {"type": "string"},
+                                               "id": {"type": "string"}}}
+
+
+def _documented(*codes: int, openai: bool = False, ok=None, stream: bool = False) -> dict:
+    """The ``responses`` of a route for the OpenAPI schema: its answer and its error codes.
+
+    Errors are always JSON, also on a streaming route (they come before the stream starts).
+    """
+    error = OpenAIError if openai else TGIError
+    responses = {code: {"model": error, "description": _ERRORS[code], "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{error.__name__}"}}}}
+        for code in codes}
+    if ok is not None:
+        responses[200] = {"model": ok, "description": "The answer"}
+        if stream:
+            responses[200]["content"] = {"text/event-stream": {"itemSchema": _SSE_EVENT}}
+            responses[200]["description"] = "The answer, or server-sent events when `stream` is true"
+    return responses
 
 
 # ---------------------------------------------------------------- errors, in both APIs' shapes
@@ -216,11 +335,25 @@ class _Admitted:
         self.job, self.prompt_ids, self.params, self.started = job, prompt_ids, params, started
 
 
-def create_app(engine: Engine, *, api_key: str | None = None,
-               served_model_name: str | None = None) -> FastAPI:
-    """The reference server around ``engine``. With ``api_key``, every route but /health needs it."""
+MAX_BODY_BYTES = 1 << 20  # 1 MiB: some 250,000 tokens of text, far beyond the model's context
+
+
+def create_app(engine: Engine, *, api_key: str | None = None, served_model_name: str | None = None,
+               max_body_bytes: int = MAX_BODY_BYTES, cors_origins: list[str] | None = None) -> FastAPI:
+    """The reference server around ``engine``.
+
+    ``api_key``: every route but /health needs ``Authorization: Bearer <key>``.
+    ``max_body_bytes``: larger bodies get 413 before they are read.
+    ``cors_origins``: browser origins allowed to call the server (none by default: CORS off).
+    """
     app = FastAPI(title="LLM inference course: reference server", version=__version__)
     metrics = Metrics(engine)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
     model_name = served_model_name or Path(str(engine.model_id)).name
     app.state.engine, app.state.metrics = engine, metrics
 
@@ -249,6 +382,18 @@ def create_app(engine: Engine, *, api_key: str | None = None,
         metrics.failure.labels(err="timeout").inc()
         return _error(request, 504, f"Request timed out: {exc}. Ask for fewer tokens, or retry later.",
                       "timeout")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        # FastAPI's own 4xx (unknown route, wrong method, a body it cannot read), in our shapes.
+        kinds = {400: "validation", 404: "not_found", 405: "method_not_allowed", 413: "validation"}
+        message = {400: "the body could not be read (too deeply nested?)", 404: "Not found",
+                   405: "Method not allowed", 413: f"the body is larger than {max_body_bytes} bytes"}
+        response = _error(request, exc.status_code, message.get(exc.status_code, "Request error"),
+                          kinds.get(exc.status_code, "error"))
+        if exc.status_code == 405 and exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
@@ -335,30 +480,35 @@ def create_app(engine: Engine, *, api_key: str | None = None,
             admitted.job.cancel.set()  # normal end, error, or the client went away
 
     # ------------------------------------------------------------ TGI routes
-    @app.get("/health")
+    @app.get("/health", response_model=None, responses={
+        200: {"model": HealthOut}, 503: {"model": HealthOut, "description": "The model worker stopped"}})
     async def health():
         if not engine.alive:
             return JSONResponse({"status": "unavailable", "error": "the model worker stopped"}, 503)
         return {"status": "ok"}
 
-    @app.get("/info", dependencies=guarded)
+    @app.get("/info", dependencies=guarded, response_model=None, responses=_documented(401, 500, ok=InfoOut))
     async def info():
-        return {**engine.info(), "model_id": model_name}
+        return {**engine.info(), "model_id": model_name, "max_body_bytes": max_body_bytes}
 
-    @app.get("/metrics", dependencies=guarded)
+    @app.get("/metrics", dependencies=guarded, response_class=Response, responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"},
+        **_documented(401, 500)})
     async def prometheus_metrics():
         return metrics.render()
 
     async def admitted_tgi(body: GenerateRequest) -> tuple[GenerateRequest, _Admitted]:
         return body, await admit(body.inputs, body.parameters.to_params())
 
-    @app.post("/generate", dependencies=guarded)
+    @app.post("/generate", dependencies=guarded, response_model=None,
+              responses=_documented(400, 401, 413, 422, 429, 500, 504, ok=GenerateOut))
     async def generate(request: Request, checked: tuple = Depends(admitted_tgi)):
         body, admitted = checked
         tokens, summary = await collect(request, admitted)
         return tgi_answer(tokens, summary, admitted, bool(body.parameters.details))
 
-    @app.post("/generate_stream", dependencies=guarded, response_class=EventSourceResponse)
+    @app.post("/generate_stream", dependencies=guarded, response_class=EventSourceResponse,
+              responses=_documented(400, 401, 413, 422, 429, 500))
     async def generate_stream(checked: tuple = Depends(admitted_tgi)):
         async for event in tgi_events(checked[1]):
             yield event
@@ -366,7 +516,8 @@ def create_app(engine: Engine, *, api_key: str | None = None,
     async def admitted_compat(body: CompatRequest) -> tuple[CompatRequest, _Admitted]:
         return body, await admit(body.inputs, body.parameters.to_params())
 
-    @app.post("/", dependencies=guarded)
+    @app.post("/", dependencies=guarded, response_model=None,
+              responses=_documented(400, 401, 413, 422, 429, 500, 504, ok=list[GenerateOut], stream=True))
     async def compat(request: Request, checked: tuple = Depends(admitted_compat)):
         body, admitted = checked
         if body.stream:
@@ -378,7 +529,8 @@ def create_app(engine: Engine, *, api_key: str | None = None,
         return [tgi_answer(tokens, summary, admitted, bool(body.parameters.details))]
 
     # ------------------------------------------------------------ OpenAI routes
-    @app.get("/v1/models", dependencies=guarded)
+    @app.get("/v1/models", dependencies=guarded, response_model=None,
+             responses=_documented(401, 500, openai=True, ok=ModelsOut))
     async def models():
         return {"object": "list", "data": [{"id": model_name, "object": "model",
                                             "created": int(engine.created), "owned_by": "course"}]}
@@ -397,7 +549,8 @@ def create_app(engine: Engine, *, api_key: str | None = None,
     def openai_finish(reason: str) -> str:
         return "length" if reason == "length" else "stop"
 
-    @app.post("/v1/chat/completions", dependencies=guarded)
+    @app.post("/v1/chat/completions", dependencies=guarded, response_model=None,
+              responses=_documented(400, 401, 413, 422, 429, 500, 504, openai=True, ok=ChatOut, stream=True))
     async def chat(request: Request, checked: tuple = Depends(admitted_chat)):
         body, admitted = checked
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
@@ -449,6 +602,54 @@ def create_app(engine: Engine, *, api_key: str | None = None,
 
 class _Unauthorized(Exception):
     pass
+
+
+class BodyLimit:
+    """ASGI middleware: a request body above ``max_bytes`` gets 413, and is never read in full.
+
+    Written by hand because neither Starlette nor FastAPI limits body size (uvicorn does not
+    either): it checks Content-Length first, then counts the bytes of a chunked body as they come.
+    """
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await self._too_large(scope, send)
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._too_large(scope, send)
+
+    async def _too_large(self, scope, send):
+        openai = scope.get("path", "").startswith("/v1/")
+        message = f"the body is larger than the limit of {self.max_bytes} bytes"
+        body = {"error": {"message": message, "type": "validation", "param": None, "code": None}} if openai \
+            else {"error": message, "error_type": "validation"}
+        await JSONResponse(body, status_code=413)(scope, None, send)
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised while reading a body past the limit. An HTTPException, so that FastAPI passes it on
+    (it turns other errors raised while reading a body into a 400) and the app answers 413."""
+
+    def __init__(self) -> None:
+        super().__init__(413)
 
 
 async def _encode(events):
@@ -564,6 +765,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """What to tell the operator when the server is reachable from other machines without a key."""
+    if api_key or host in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return (f"listening on {host} without an API key: anyone who can reach this address can use the "
+            "model. Pass --api-key, or bind 127.0.0.1.")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.serve",
                                      description="Serve the course model over HTTP (TGI and OpenAI APIs).")
@@ -583,15 +792,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--request-timeout", type=float, default=120.0,
                         help="seconds a request may take, waiting included (default 120)")
     parser.add_argument("--api-key", help="require `Authorization: Bearer KEY` (default: no key)")
+    parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES,
+                        help=f"larger request bodies get 413 (default {MAX_BODY_BYTES})")
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="a browser origin allowed to call the server, e.g. http://localhost:3000 "
+                             "(repeatable; default none: CORS off)")
     args = parser.parse_args(argv)
     import uvicorn
 
     from .models import ModelNotAvailable
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.api_key:
-        log.warning("listening on %s without an API key: anyone who can reach this address can use "
-                    "the model. Pass --api-key, or bind 127.0.0.1.", args.host)
+    warning = exposure_warning(args.host, args.api_key)
+    if warning:
+        log.warning(warning)
     try:
         started = time.perf_counter()
         engine = Engine(args.model, max_new_tokens_limit=args.max_new_tokens,
@@ -602,7 +816,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}")
         return 1
     log.info("model %s loaded in %.1f s", engine.model_id, time.perf_counter() - started)
-    app = create_naive_app(engine) if args.naive else create_app(engine, api_key=args.api_key)
+    app = create_naive_app(engine) if args.naive else create_app(
+        engine, api_key=args.api_key, max_body_bytes=args.max_body_bytes, cors_origins=args.cors_origin)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
