@@ -20,7 +20,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .loadtest import run
+from .loadtest import course_token_counter, run
 
 SERVERS = ["naive", "reference-1", "reference-16", "transformers-cb"]
 COLUMNS = ("clients", "requests", "errors", "tokens_per_s", "latency_p50_s", "latency_p95_s",
@@ -75,15 +75,12 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             progress=print) -> list[dict]:
     """Benchmark each server in turn; one row (a dict) per server and number of clients."""
     from .device import pick_device, pick_dtype
-    from .models import load_tokenizer, resolve_model
+    from .models import resolve_model
     from .serve import free_port
 
     model = str(model or resolve_model().path)
     dtype = dtype or str(pick_dtype(pick_device())).removeprefix("torch.")
-    tokenizer = load_tokenizer(model)
-
-    def count_tokens(text: str) -> int:  # for the naive server, which reports no token counts
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    count_tokens = course_token_counter(model)  # for the naive server, which reports no counts
 
     rows = []
     for name in servers:

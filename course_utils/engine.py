@@ -168,7 +168,7 @@ class Engine:
         self._admitted = 0
         self._admit_lock = threading.Lock()
         self.running_batch_size = 0
-        self.on_batch = None  # optional callback(size), for metrics
+        self.on_batch = None  # optional callback(batch size), called as each batch starts
         self.created = time.time()
         self._worker = threading.Thread(target=self._work, daemon=True, name="engine-worker")
         self._worker.start()

@@ -99,12 +99,15 @@ def _sse_data(line: str) -> str | None:
     return line[5:].strip() if line.startswith("data:") else None
 
 
-async def _openai(client, url, prompt, max_tokens, headers, model="course") -> Result:
-    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
-            "stream": True, "stream_options": {"include_usage": True}}
+async def _streamed(client, url: str, body: dict, headers: dict, count) -> Result:
+    """POST ``body`` and read the server-sent events as they come.
+
+    ``count(event)`` gives the new tokens in one event and, when the event reports it, the
+    completion's token total (OpenAI's usage chunk), which then wins over the running count.
+    """
     start = time.perf_counter()
-    ttft, chunks, usage = None, 0, None
-    async with client.stream("POST", f"{url}/v1/chat/completions", json=body, headers=headers) as response:
+    ttft, tokens, reported = None, 0, None
+    async with client.stream("POST", url, json=body, headers=headers) as response:
         if response.status_code != 200:
             await response.aread()
             return Result(False, time.perf_counter() - start, error=str(response.status_code))
@@ -115,34 +118,34 @@ async def _openai(client, url, prompt, max_tokens, headers, model="course") -> R
             event = json.loads(data)
             if "error" in event:
                 return Result(False, time.perf_counter() - start, error="stream error")
-            if event.get("usage"):
-                usage = event["usage"].get("completion_tokens")
-            for choice in event.get("choices") or []:
-                if (choice.get("delta") or {}).get("content"):
-                    chunks += 1
-                    ttft = ttft if ttft is not None else time.perf_counter() - start
-    return Result(True, time.perf_counter() - start, ttft, usage if usage is not None else chunks)
+            new, total = count(event)
+            reported = total if total is not None else reported
+            if new:
+                tokens += new
+                ttft = ttft if ttft is not None else time.perf_counter() - start
+    return Result(True, time.perf_counter() - start, ttft, reported if reported is not None else tokens)
+
+
+def _openai_tokens(event: dict) -> tuple[int, int | None]:
+    pieces = sum(1 for choice in event.get("choices") or [] if (choice.get("delta") or {}).get("content"))
+    return pieces, (event.get("usage") or {}).get("completion_tokens")
+
+
+def _tgi_tokens(event: dict) -> tuple[int, int | None]:
+    return (1 if event.get("token") else 0), None
+
+
+def _openai(model: str):
+    async def call(client, url, prompt, max_tokens, headers) -> Result:
+        body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
+                "stream": True, "stream_options": {"include_usage": True}}
+        return await _streamed(client, f"{url}/v1/chat/completions", body, headers, _openai_tokens)
+    return call
 
 
 async def _tgi(client, url, prompt, max_tokens, headers) -> Result:
     body = {"inputs": prompt, "parameters": {"max_new_tokens": max_tokens}}
-    start = time.perf_counter()
-    ttft, tokens = None, 0
-    async with client.stream("POST", f"{url}/generate_stream", json=body, headers=headers) as response:
-        if response.status_code != 200:
-            await response.aread()
-            return Result(False, time.perf_counter() - start, error=str(response.status_code))
-        async for line in response.aiter_lines():
-            data = _sse_data(line)
-            if not data:
-                continue
-            event = json.loads(data)
-            if "error" in event:
-                return Result(False, time.perf_counter() - start, error="stream error")
-            if event.get("token"):
-                tokens += 1
-                ttft = ttft if ttft is not None else time.perf_counter() - start
-    return Result(True, time.perf_counter() - start, ttft, tokens)
+    return await _streamed(client, f"{url}/generate_stream", body, headers, _tgi_tokens)
 
 
 def _naive(count_tokens):
@@ -165,12 +168,9 @@ async def run(url: str, clients: int, duration: float, max_tokens: int = 64, api
 
     url = url.rstrip("/")
     if api == "naive":
-        call = _naive(count_tokens or _course_token_counter())
-    elif api == "openai":
-        async def call(*args):
-            return await _openai(*args, model=model)
+        call = _naive(count_tokens or course_token_counter())
     else:
-        call = _tgi
+        call = _openai(model) if api == "openai" else _tgi
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     results: list[Result] = []
     limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
@@ -210,10 +210,11 @@ def summarize(results: list[Result], elapsed: float, **meta) -> Report:
     return report
 
 
-def _course_token_counter():
+def course_token_counter(model: str | None = None):
+    """A function that counts the tokens of a text with the model's tokenizer (the course model's)."""
     from .models import load_tokenizer
 
-    tokenizer = load_tokenizer()
+    tokenizer = load_tokenizer(model)
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 

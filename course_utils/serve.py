@@ -39,7 +39,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import JSONResponse, Response
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.sse import EventSourceResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
@@ -521,10 +521,7 @@ def create_app(engine: Engine, *, api_key: str | None = None, served_model_name:
     async def compat(request: Request, checked: tuple = Depends(admitted_compat)):
         body, admitted = checked
         if body.stream:
-            async def sse():
-                async for event in tgi_events(admitted):
-                    yield ServerSentEvent(data=event)
-            return EventSourceResponse(_encode(sse()))
+            return EventSourceResponse(_encode(tgi_events(admitted)))
         tokens, summary = await collect(request, admitted)
         return [tgi_answer(tokens, summary, admitted, bool(body.parameters.details))]
 
@@ -563,12 +560,12 @@ def create_app(engine: Engine, *, api_key: str | None = None, served_model_name:
                 "usage": usage(summary, admitted)}
 
     async def chat_chunks(body: ChatRequest, admitted: _Admitted, completion_id: str, created: int):
-        def chunk(content: str | None, finish: str | None) -> ServerSentEvent:
+        def chunk(content: str | None, finish: str | None) -> dict:
             delta = {"role": "assistant", "content": content}
-            return ServerSentEvent(data={
+            return {
                 "id": completion_id, "object": "chat.completion.chunk", "created": created,
                 "model": model_name,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]})
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
 
         pending = None
         try:
@@ -577,25 +574,24 @@ def create_app(engine: Engine, *, api_key: str | None = None, served_model_name:
                     metrics.finished(event, len(admitted.prompt_ids), admitted.started)
                     yield chunk(pending if pending is not None else "", openai_finish(event["finish_reason"]))
                     if body.stream_options is not None and body.stream_options.include_usage:
-                        yield ServerSentEvent(data={"id": completion_id, "object": "chat.completion.chunk",
-                                                    "created": created, "model": model_name, "choices": [],
-                                                    "usage": usage(event, admitted)})
+                        yield {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                               "model": model_name, "choices": [], "usage": usage(event, admitted)}
                     break
                 if pending is not None:
                     yield chunk(pending, None)
                 pending = event["text"]
         except RequestTimedOut as err:
             metrics.failure.labels(err="timeout").inc()
-            yield ServerSentEvent(data={"error": {"message": f"Request timed out: {err}", "type": "timeout",
-                                                  "param": None, "code": None}})
+            yield {"error": {"message": f"Request timed out: {err}", "type": "timeout",
+                             "param": None, "code": None}}
         except Exception:
             metrics.failure.labels(err="generation").inc()
             log.exception("error while streaming")
-            yield ServerSentEvent(data={"error": {"message": "Internal server error", "type": "generation",
-                                                  "param": None, "code": None}})
+            yield {"error": {"message": "Internal server error", "type": "generation",
+                             "param": None, "code": None}}
         finally:
             admitted.job.cancel.set()
-        yield ServerSentEvent(raw_data="[DONE]")
+        yield "[DONE]"
 
     return app
 
@@ -653,17 +649,14 @@ class _TooLarge(StarletteHTTPException):
 
 
 async def _encode(events):
-    """Server-sent events as text: ``data: ...`` and a blank line each (FastAPI's own encoder)."""
+    """Server-sent events as text for a route that answers JSON or a stream: ``data: ...`` and a
+    blank line each (FastAPI's own formatter). Dicts go as JSON, strings as they are (``[DONE]``)."""
     from fastapi.sse import format_sse_event
 
     async for event in events:
-        yield format_sse_event(**_event_fields(event))
-
-
-def _event_fields(event: ServerSentEvent) -> dict:
-    if event.raw_data is not None:
-        return {"data_str": event.raw_data}
-    return {"data_str": json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)}
+        data = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"),
+                                                               ensure_ascii=False)
+        yield format_sse_event(data_str=data)
 
 
 def create_naive_app(engine: Engine) -> FastAPI:

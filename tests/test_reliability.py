@@ -29,16 +29,27 @@ LEAKS = ("Traceback", "File \"", "/home", "/root", "site-packages", ".py", "Errn
 FUZZ_EXAMPLES = 70  # per operation; 8 operations
 
 
-@pytest.fixture(scope="module")
-def small_engine(tiny_dir):
-    # Generation capped small: the fuzzer asks for every length, and gets 422 beyond 8 tokens.
-    return Engine(str(tiny_dir), max_new_tokens_limit=8, max_total_tokens=256, max_batch_size=4,
-                  max_wait_ms=5)
+def _small_app():
+    """The server under test. Generation is capped small: the fuzzer asks for every length, and
+    gets 422 beyond 8 tokens. Built at import, because schemathesis reads the schema then."""
+    from course_utils.models import tiny_model_path
+
+    engine = Engine(str(tiny_model_path()), max_new_tokens_limit=8, max_total_tokens=256, max_batch_size=4,
+                    max_wait_ms=5)
+    return create_app(engine, max_body_bytes=64 * 1024)
+
+
+APP = _small_app()
 
 
 @pytest.fixture(scope="module")
-def app(small_engine):
-    return create_app(small_engine, max_body_bytes=64 * 1024)
+def app():
+    return APP
+
+
+@pytest.fixture(scope="module")
+def small_engine(app):
+    return app.state.engine
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +66,7 @@ def _leaks_nothing(response):
 fuzzed = Counter()
 
 
-def _fuzz_target():
-    from course_utils.models import tiny_model_path
-
-    engine = Engine(str(tiny_model_path()), max_new_tokens_limit=8, max_total_tokens=256, max_batch_size=4,
-                    max_wait_ms=5)
-    return create_app(engine, max_body_bytes=64 * 1024)
-
-
-schema = schemathesis.openapi.from_asgi("/openapi.json", _fuzz_target())
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @schema.parametrize()
