@@ -19,11 +19,27 @@ SETUP_MARKER = "# Setup: on Colab this installs the course helpers"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 LEVELS = ("🐢", "🐕", "🦁")
 KINDS = ("master", "student", "solutions")
+DEFAULT_KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+# Lessons that run in an environment of their own (scripts/setup.sh builds it and registers its
+# kernel): lesson -> (kernel name, the package extra Colab installs). Lesson 06 needs optimum-intel,
+# which pins transformers<5.6; the other lessons use transformers 5.23.
+OWN_ENVIRONMENT = {"06_openvino": ("course-openvino", "openvino")}
 
 
-def install_spec() -> str:
-    """What Colab's setup cell pip-installs: this repository's package, never torch."""
-    return f"course-utils @ git+https://github.com/{REPO}@{BRANCH}"
+def kernelspec(lesson: str) -> dict:
+    """The kernel a lesson notebook declares: ``python3``, or its own environment's kernel."""
+    if lesson not in OWN_ENVIRONMENT:
+        return dict(DEFAULT_KERNEL)
+    name = OWN_ENVIRONMENT[lesson][0]
+    return {"display_name": f"Python 3 ({name}: lesson {lesson[:2]})", "language": "python",
+            "name": name}
+
+
+def install_spec(lesson: str | None = None) -> str:
+    """What Colab's setup cell pip-installs: this repository's package (with the lesson's extra,
+    if it has one), never torch."""
+    extra = f"[{OWN_ENVIRONMENT[lesson][1]}]" if lesson in OWN_ENVIRONMENT else ""
+    return f"course-utils{extra} @ git+https://github.com/{REPO}@{BRANCH}"
 
 
 def notebook_relpath(lesson: str, kind: str) -> str:
@@ -45,7 +61,7 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    helpers = "{install_spec()}"
+    helpers = "{install_spec(lesson)}"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", helpers], check=True)
 try:
     from course_utils import exercise_checker, show_device, show_versions
@@ -85,8 +101,7 @@ def normalize(nb, lesson: str) -> None:
     """No outputs, deterministic cell ids, no editor-specific metadata: clean, stable diffs."""
     nb.metadata.pop("jupytext", None)
     nb.metadata.pop("language_info", None)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                 "name": "python3"}
+    nb.metadata["kernelspec"] = kernelspec(lesson)
     for i, cell in enumerate(nb.cells):
         digest = hashlib.sha1(f"{lesson}:{i}:{cell.cell_type}".encode()).hexdigest()[:8]
         cell["id"] = f"c{i:03d}-{digest}"
@@ -162,6 +177,10 @@ def skeleton_problems(nb, lesson: str, kind: str) -> list[str]:
         for i, nxt in zip(exercises, exercises[1:] + [len(nb.cells)]):
             if not any(i < j < nxt for j in checks):
                 problems.append(f"exercise '{nb.cells[i].source.splitlines()[0]}' has no check cell")
+    declared = nb.metadata.get("kernelspec", {}).get("name")
+    if declared != kernelspec(lesson)["name"]:
+        problems.append(f"the notebook declares kernel {declared!r}, its lesson runs in "
+                        f"{kernelspec(lesson)['name']!r} (run `python -m course_utils.assign`)")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
             problems.append(f"cell {i} carries outputs; notebooks are committed without them")

@@ -41,5 +41,36 @@ else
   echo "==> requirements already installed"
 fi
 
+# Lesson 06 (OpenVINO) runs in a second environment, .venv-openvino, with its own Jupyter kernel
+# "course-openvino": optimum-intel 2.2.0 needs transformers<5.6 and huggingface-hub<1.22, lessons
+# 01-05 use transformers 5.23. constraints-openvino.txt is that environment frozen; installing it
+# with --no-deps skips the dependency search and leaves out torchvision, which optimum-intel
+# declares but which has no CPU build here (its import fails). SKIP_OPENVINO=1 skips all this.
+if [ "${SKIP_OPENVINO:-0}" != "1" ]; then
+  if [ ! -x .venv-openvino/bin/python ]; then
+    echo "==> creating .venv-openvino (lesson 06) with $($PYTHON --version)"
+    "$PYTHON" -m venv .venv-openvino
+  fi
+  want_ov=$("$PYTHON" -c 'import hashlib, sys
+print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' \
+    requirements-openvino.txt constraints-openvino.txt pyproject.toml)
+  stamp_ov=.venv-openvino/.course-requirements
+  if [ "$(cat "$stamp_ov" 2>/dev/null)" != "$want_ov" ]; then
+    echo "==> installing lesson 06's packages into .venv-openvino (optimum-intel, OpenVINO, torch 2.13.0)"
+    .venv-openvino/bin/python -m pip install -q --no-deps -r constraints-openvino.txt 2>&1 \
+      | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    .venv-openvino/bin/python -m pip install -q --no-deps -e . 2>&1 \
+      | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    .venv-openvino/bin/python -c 'import optimum.intel, openvino, course_utils' \
+      || { echo "error: the OpenVINO environment did not install; see the messages above" >&2; exit 1; }
+    echo "$want_ov" > "$stamp_ov"
+  else
+    echo "==> .venv-openvino already installed"
+  fi
+  # Register its kernel inside .venv, where JupyterLab, nbmake and the grader look for kernels.
+  .venv-openvino/bin/python -m ipykernel install --prefix "$PWD/.venv" --name course-openvino \
+    --display-name "Python 3 (course-openvino: lesson 06)" > /dev/null
+fi
+
 echo "==> preparing the course model"
 HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} .venv/bin/python -m course_utils.models

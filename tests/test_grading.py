@@ -32,6 +32,15 @@ WRONG_ANSWERS = {
                               " * bytes_per_value",
                               "    return config.num_hidden_layers * kv_heads * head_dim * tokens * batch"
                               " * bytes_per_value", "kv_cache", "score: 3/4"),
+    "05_langchain": ("def answer_all",
+                     "    return [answer.strip() for answer in chain.batch("
+                     '[{"question": q} for q in questions])]',
+                     '    return [chain.invoke({"question": q}).strip() for q in questions]', "answer_all",
+                     "score: 3/4"),
+    "06_openvino": ("def best_variant",
+                    '    good = table[table["prefix_agreement"] >= min_prefix_agreement]',
+                    '    good = table[table["prefix_agreement"] > min_prefix_agreement]', "best_variant",
+                    "score: 3/4"),
 }
 GRADED = sorted(WRONG_ANSWERS)
 

@@ -9,7 +9,13 @@ import pytest
 
 from course_utils import REPO
 from course_utils.assign import strip_solution_markers
-from course_utils.notebooks import install_spec, setup_source, skeleton_problems
+from course_utils.notebooks import (
+    OWN_ENVIRONMENT,
+    install_spec,
+    kernelspec,
+    setup_source,
+    skeleton_problems,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTERS = sorted((ROOT / "notebooks" / "masters").glob("*.ipynb"))
@@ -78,3 +84,35 @@ def test_setup_cell_before_setup_names_the_fix(monkeypatch):
 def test_solutions_checks_are_strict():
     assert "strict=True" in setup_source(LESSONS[0], "solutions")
     assert "strict=True" not in setup_source(LESSONS[0], "student")
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_kernel_is_installed(lesson):
+    """scripts/setup.sh registers each lesson's kernel where nbmake and the grader look."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    name = kernelspec(lesson)["name"]
+    found = KernelSpecManager().find_kernel_specs()
+    assert name in found, f"kernel {name!r} is not installed: run `bash scripts/setup.sh`"
+
+
+def test_lesson_06_runs_in_its_own_environment():
+    assert "06_openvino" in OWN_ENVIRONMENT
+    nb = nbformat.read(ROOT / "notebooks" / "06_openvino.ipynb", as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "course-openvino"
+    assert "course-utils[openvino] @ git+" in setup_source("06_openvino", "student")
+    nb.metadata["kernelspec"] = kernelspec(LESSONS[0])
+    assert any("declares kernel 'python3'" in p for p in skeleton_problems(nb, "06_openvino", "student"))
+
+
+def test_the_openvino_kernel_has_optimum_intel_and_the_course_helpers():
+    import json
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("course-openvino")
+    python = spec.argv[0]
+    done = subprocess.run([python, "-c", "import json, transformers, optimum.intel, course_utils; "
+                           "print(json.dumps(transformers.__version__))"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert json.loads(done.stdout).startswith("5.5"), "optimum-intel 2.2.0 needs transformers<5.6"
