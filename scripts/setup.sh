@@ -68,8 +68,10 @@ print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdi
     echo "==> .venv-openvino already installed"
   fi
   # Register its kernel inside .venv, where JupyterLab, nbmake and the grader look for kernels.
+  # (ipykernel warns that .venv is not on .venv-openvino's own kernel path: true, and intended.)
   .venv-openvino/bin/python -m ipykernel install --prefix "$PWD/.venv" --name course-openvino \
-    --display-name "Python 3 (course-openvino: lesson 06)" > /dev/null
+    --display-name "Python 3 (course-openvino: lesson 06)" > /dev/null 2>&1 \
+    || { echo "error: could not register the course-openvino kernel; delete .venv-openvino and re-run" >&2; exit 1; }
 fi
 
 echo "==> preparing the course model"
