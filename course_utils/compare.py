@@ -11,13 +11,10 @@ model with ``generate()`` works: a transformers model or optimum-intel's ``OVMod
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
-from .timing import _FirstTokenClock, count_new_tokens
+from .timing import count_new_tokens, timed_generate
 
 
 @dataclass
@@ -50,23 +47,13 @@ def greedy_run(model, tokenizer, prompts: list[str], max_new_tokens: int = 48,
     eos = getattr(model.generation_config, "eos_token_id", None)
     for prompt in prompts:
         if chat:
-            text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                                 tokenize=False, add_generation_prompt=True)
-        else:
-            text = prompt
-        inputs = tokenizer(text, return_tensors="pt")
-        clock = _FirstTokenClock()
-        with torch.inference_mode():
-            start = time.perf_counter()
-            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                 streamer=clock, pad_token_id=tokenizer.pad_token_id)
-            total = time.perf_counter() - start
-        new_ids = out[0, inputs["input_ids"].shape[1]:]
-        first = clock.first_token_at if clock.first_token_at is not None else start + total
-        run.ttft_s.append(first - start)
+            prompt = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                                   tokenize=False, add_generation_prompt=True)
+        new_ids, ttft, total = timed_generate(model, tokenizer, prompt, max_new_tokens)
+        run.ttft_s.append(ttft)
         run.total_s += total
-        run.new_tokens += count_new_tokens(new_ids[None], eos)
-        run.ids.append(new_ids.tolist())
+        run.new_tokens += count_new_tokens(new_ids, eos)
+        run.ids.append(new_ids[0].tolist())
     return run
 
 

