@@ -6,8 +6,15 @@ Small and flat, named by what they do:
 - ``course_utils.device``: device and dtype choice (``show_device``, ``pipeline_kwargs``);
 - ``course_utils.timing``: ``Timer``, ``benchmark``, ``measure_generation``, ``benchmark_generation``;
 - ``course_utils.generation``: validated generation settings, presets, ``distinct_n``;
-- ``course_utils.grading``: the exercise checks (``exercise_checker``) and notebook grading;
-- ``course_utils.notebooks`` and ``course_utils.assign``: the notebook skeleton and the build.
+- ``course_utils.compare``: comparing inference backends (``greedy_run``, ``agreement``);
+- ``course_utils.exercises``: the exercise checks a notebook's check cells run (``exercise_checker``).
+
+Bigger pieces live in subpackages that ``import course_utils`` does not load:
+
+- ``course_utils.server``: the reference server (lessons 03-05);
+- ``course_utils.bench``: load tests and server benchmarks;
+- ``course_utils.build`` and ``course_utils.grade``: the course's build and grading tooling, for
+  contributors and instructors.
 
 The most used names are importable from the package itself: ``from course_utils import Timer``.
 """
@@ -21,7 +28,7 @@ from importlib import metadata
 __version__ = "0.1.0"
 
 # The course's GitHub repository ("owner/name"): the one place it is written. Colab badges, the
-# Colab setup cell and the install command are generated from it by `python -m course_utils.assign`.
+# Colab setup cell and the install command are generated from it by `python -m course_utils.build`.
 REPO = "llm-inference-course/transformers-pipelines-course"
 BRANCH = "main"
 
@@ -40,7 +47,7 @@ _LAZY = {
     "load_tokenizer": "models",
     "load_pipeline": "models",
     "tiny_model_path": "models",
-    "exercise_checker": "grading",
+    "exercise_checker": "exercises",
 }
 
 

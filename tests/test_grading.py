@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading import ExerciseChecker, grade_notebook, lesson_names
+from course_utils.exercises import ExerciseChecker, lesson_names
+from course_utils.grade import grade_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "01_pipeline_basics"  # used by the fast checker tests below
@@ -82,7 +83,7 @@ def test_strict_checks_raise(monkeypatch):
 
 
 def test_unknown_lesson_names_the_fix():
-    with pytest.raises(ValueError, match="course_utils.assign"):
+    with pytest.raises(ValueError, match="course_utils.build"):
         ExerciseChecker("99_nothing")
 
 

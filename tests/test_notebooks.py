@@ -8,8 +8,8 @@ import nbformat
 import pytest
 
 from course_utils import REPO
-from course_utils.assign import strip_solution_markers
-from course_utils.notebooks import (
+from course_utils.build.assign import strip_solution_markers
+from course_utils.build.skeleton import (
     OWN_ENVIRONMENT,
     install_spec,
     kernelspec,
@@ -48,7 +48,7 @@ def test_skeleton_check_catches_what_is_missing():
 
 
 def test_notebooks_are_in_sync_with_their_masters():
-    done = subprocess.run([sys.executable, "-m", "course_utils.assign", "--check"],
+    done = subprocess.run([sys.executable, "-m", "course_utils.build", "--check"],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
 

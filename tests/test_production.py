@@ -9,9 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from course_utils.engine import Engine
+from course_utils.server import BackgroundServer, Engine, create_app
 from course_utils.generation import GenerationParams
-from course_utils.serve import BackgroundServer, create_app
 
 CHAT = {"model": "anything", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4}
 
@@ -307,7 +306,7 @@ def test_langchain_openai_chat_model(live):
 
 # ---------------------------------------------------------------- the load benchmark
 def test_percentile():
-    from course_utils.loadtest import percentile
+    from course_utils.bench.loadtest import percentile
 
     assert percentile([], 50) is None and percentile([3.0], 95) == 3.0
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
@@ -318,7 +317,7 @@ def test_percentile():
 def test_loadtest_counts_requests_and_tokens(live, api):
     import asyncio
 
-    from course_utils.loadtest import run
+    from course_utils.bench.loadtest import run
 
     report = asyncio.run(run(live, clients=3, duration=1.5, max_tokens=4, api=api))
     assert report.requests >= 3 and report.errors == 0
@@ -328,7 +327,7 @@ def test_loadtest_counts_requests_and_tokens(live, api):
 
 
 def test_loadtest_cli_writes_json_and_counts_errors(live, tmp_path, unused_port):
-    from course_utils.loadtest import main
+    from course_utils.bench.loadtest import main
 
     out = tmp_path / "report.json"
     assert main(["--url", live, "--clients", "2", "--duration", "1", "--max-tokens", "3",
@@ -342,7 +341,7 @@ def test_loadtest_cli_writes_json_and_counts_errors(live, tmp_path, unused_port)
 
 @pytest.fixture
 def unused_port():
-    from course_utils.serve import free_port
+    from course_utils.server import free_port
 
     return free_port()  # nothing listens there
 
@@ -350,8 +349,8 @@ def unused_port():
 def test_loadtest_against_the_naive_server(batching_engine):
     import asyncio
 
-    from course_utils.loadtest import run
-    from course_utils.serve import create_naive_app
+    from course_utils.bench.loadtest import run
+    from course_utils.server import create_naive_app
 
     with BackgroundServer(create_naive_app(batching_engine)) as server:
         report = asyncio.run(run(server.url, clients=2, duration=1.0, max_tokens=3, api="naive",
@@ -361,7 +360,7 @@ def test_loadtest_against_the_naive_server(batching_engine):
 
 
 def test_benchmark_commands():
-    from course_utils.benchmark import server_command
+    from course_utils.bench.benchmark import server_command
 
     command, api = server_command("reference-8", "/m", "bfloat16", 9000)
     assert command[-2:] == ["--max-batch-size", "8"] and api == "openai"
@@ -373,7 +372,7 @@ def test_benchmark_commands():
 
 
 def test_benchmark_compares_real_servers(tiny_dir):
-    from course_utils.benchmark import compare
+    from course_utils.bench.benchmark import compare
 
     rows = compare(["naive", "reference-2"], clients=[2], duration=0.5, max_tokens=3, model=str(tiny_dir),
                    progress=None)

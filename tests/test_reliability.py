@@ -22,8 +22,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from course_utils.engine import Engine
-from course_utils.serve import BackgroundServer, create_app, exposure_warning
+from course_utils.server import BackgroundServer, Engine, create_app
+from course_utils.server.app import exposure_warning
 
 LEAKS = ("Traceback", "File \"", "/home", "/root", "site-packages", ".py", "Errno")
 FUZZ_EXAMPLES = 70  # per operation; 8 operations

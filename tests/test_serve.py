@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from course_utils.serve import BackgroundServer, Engine, create_app, create_naive_app, free_port
+from course_utils.server import BackgroundServer, Engine, create_app, create_naive_app, free_port
 
 BAD_BODIES = {
     "missing inputs": {"parameters": {}},
@@ -220,7 +220,7 @@ def test_the_naive_server_makes_health_wait(real_engine):
 
 def test_cli_serves_on_loopback(tiny_dir):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "course_utils.serve", "--model", str(tiny_dir),
+    proc = subprocess.Popen([sys.executable, "-m", "course_utils.server", "--model", str(tiny_dir),
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):

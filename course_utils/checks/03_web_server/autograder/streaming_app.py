@@ -34,7 +34,7 @@ def test_bad_body_is_a_json_422(make_streaming_app):
 def test_really_streams(make_streaming_app):
     import threading
     import httpx
-    from course_utils.serve import BackgroundServer
+    from course_utils.server import BackgroundServer
     release = threading.Event()
 
     def slow_pieces(prompt, max_new_tokens):

@@ -17,9 +17,8 @@ def test_tgi_page(read_metrics):
 @test_case(points=None, hidden=False)
 def test_this_servers_page(read_metrics):
     import httpx
-    from course_utils.engine import Engine
     from course_utils.models import tiny_model_path
-    from course_utils.serve import BackgroundServer, create_app
+    from course_utils.server import BackgroundServer, Engine, create_app
     with BackgroundServer(create_app(Engine(str(tiny_model_path())))) as server:
         empty = read_metrics(httpx.get(f'{server.url}/metrics').text)
         for body in [{'inputs': 'Hi', 'parameters': {'max_new_tokens': 2}}, {'inputs': ''}, {'inputs': ' '}]:

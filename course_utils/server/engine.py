@@ -26,8 +26,8 @@ import time
 from collections import deque
 from collections.abc import Iterator
 
-from . import __version__
-from .generation import (
+from .. import __version__
+from ..generation import (
     MAX_STOP_SEQUENCES,
     GenerationParams,
     InvalidGenerationParams,
@@ -140,8 +140,8 @@ class Engine:
                  max_total_tokens: int | None = None, max_batch_size: int = 1,
                  max_wait_ms: float = 50.0, max_concurrent_requests: int = 64,
                  request_timeout: float | None = 120.0) -> None:
-        from .device import pick_device, pick_dtype
-        from .models import load_model, load_tokenizer, resolve_model
+        from ..device import pick_device, pick_dtype
+        from ..models import load_model, load_tokenizer, resolve_model
 
         if max_batch_size < 1 or max_concurrent_requests < 1:
             raise ValueError("max_batch_size and max_concurrent_requests must be at least 1")

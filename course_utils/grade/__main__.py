@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .grading import grade_notebook, lesson_names, score_lines
+from . import grade_notebook, lesson_names, score_lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import re
 
 import nbformat
 
-from . import BRANCH, REPO
+from .. import BRANCH, REPO
 
 SETUP_MARKER = "# Setup: on Colab this installs the course helpers"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -138,7 +138,7 @@ def skeleton_problems(nb, lesson: str, kind: str) -> list[str]:
         problems.append("the first cell must be a markdown title ('# Lesson NN: ...')")
     elif colab_badge(lesson, kind) not in title.source:
         problems.append("the title cell lacks this notebook's Colab badge "
-                        "(run `python -m course_utils.assign`)")
+                        "(run `python -m course_utils.build`)")
     order = {
         "what you'll learn": _first(nb, heading("## what you'll learn")),
         "setup cell": _first(nb, lambda c: c.cell_type == "code" and c.source.startswith(SETUP_MARKER)),
@@ -161,7 +161,7 @@ def skeleton_problems(nb, lesson: str, kind: str) -> list[str]:
             problems.append("the setup cell must be the first code cell")
         if nb.cells[setup].source != setup_source(lesson, kind):
             problems.append("the setup cell differs from the generated one "
-                            "(run `python -m course_utils.assign`)")
+                            "(run `python -m course_utils.build`)")
     exercises = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
                  and re.search(r"^###\s*Exercise", c.source, re.MULTILINE)]
     if len(exercises) < 3:
@@ -180,7 +180,7 @@ def skeleton_problems(nb, lesson: str, kind: str) -> list[str]:
     declared = nb.metadata.get("kernelspec", {}).get("name")
     if declared != kernelspec(lesson)["name"]:
         problems.append(f"the notebook declares kernel {declared!r}, its lesson runs in "
-                        f"{kernelspec(lesson)['name']!r} (run `python -m course_utils.assign`)")
+                        f"{kernelspec(lesson)['name']!r} (run `python -m course_utils.build`)")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
             problems.append(f"cell {i} carries outputs; notebooks are committed without them")

@@ -1,6 +1,6 @@
 """A small load generator for LLM servers: N concurrent clients for S seconds (lesson 04).
 
-``python -m course_utils.loadtest --url URL --clients N --duration S [--max-tokens M] [--json PATH]``
+``python -m course_utils.bench.loadtest --url URL --clients N --duration S [--max-tokens M] [--json PATH]``
 
 Each client sends a request, reads the answer, and sends the next, until the duration is over
 (requests still running then are waited for and counted). Printed: requests, errors, generated
@@ -212,14 +212,14 @@ def summarize(results: list[Result], elapsed: float, **meta) -> Report:
 
 def course_token_counter(model: str | None = None):
     """A function that counts the tokens of a text with the model's tokenizer (the course model's)."""
-    from .models import load_tokenizer
+    from ..models import load_tokenizer
 
     tokenizer = load_tokenizer(model)
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.loadtest",
+    parser = argparse.ArgumentParser(prog="python -m course_utils.bench.loadtest",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8000")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")

@@ -1,6 +1,6 @@
 """The course's reference server: one model behind FastAPI, done right (lessons 03 and 04).
 
-``python -m course_utils.serve [--host 127.0.0.1] [--port 8000] [--model PATH_OR_ID] [--naive]
+``python -m course_utils.server [--host 127.0.0.1] [--port 8000] [--model PATH_OR_ID] [--naive]
 [--max-batch-size N] [--max-wait-ms MS] [--max-concurrent-requests N] [--api-key KEY]``
 
 Endpoints (shapes: ../shared/reference/serving-api.md), so that TGI's and OpenAI's clients work:
@@ -13,7 +13,7 @@ What "done right" means, each point against a pitfall of the usual tutorial (``-
 
 - a JSON body validated by pydantic, then by ``course_utils.generation`` (lesson 02's rules);
   every bad input is a 422 that says what is allowed, never a 500, and the server keeps serving;
-- the model runs in the engine's worker thread (``course_utils.engine``), never on the event loop,
+- the model runs in the engine's worker thread (``course_utils.server.engine``), never on the event loop,
   so ``/health`` answers while generating; requests queue there and are batched together;
 - a full queue answers 429 "Model is overloaded" at once; a request past its timeout gets a clear
   error; a client that goes away stops its generation;
@@ -43,7 +43,7 @@ from fastapi.sse import EventSourceResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from . import __version__
+from .. import __version__
 from .engine import (
     DEFAULT_MAX_NEW_TOKENS,
     MAX_NEW_TOKENS_LIMIT,
@@ -52,11 +52,11 @@ from .engine import (
     RequestTimedOut,
     ValidationFailed,
 )
-from .generation import GenerationParams
+from ..generation import GenerationParams
 
 __all__ = ["BackgroundServer", "Engine", "create_app", "create_naive_app", "free_port", "main"]
 
-log = logging.getLogger("course_utils.serve")
+log = logging.getLogger("course_utils.server")
 
 
 # ---------------------------------------------------------------- request shapes
@@ -767,7 +767,7 @@ def exposure_warning(host: str, api_key: str | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.serve",
+    parser = argparse.ArgumentParser(prog="python -m course_utils.server",
                                      description="Serve the course model over HTTP (TGI and OpenAI APIs).")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
@@ -793,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import uvicorn
 
-    from .models import ModelNotAvailable
+    from ..models import ModelNotAvailable
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     warning = exposure_warning(args.host, args.api_key)

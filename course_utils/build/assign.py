@@ -1,4 +1,4 @@
-"""``python -m course_utils.assign``: build every lesson from its master notebook with otter-grader.
+"""``python -m course_utils.build``: build every lesson from its master notebook with otter-grader.
 
 For each ``notebooks/masters/NN_name.ipynb`` (the source of truth: lesson, solutions, tests) it writes
 
@@ -25,9 +25,9 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import normalize, skeleton_problems, stamp_header
+from .skeleton import normalize, skeleton_problems, stamp_header
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 MASTERS = ROOT / "notebooks" / "masters"
 SOLUTION_MARKER = re.compile(r"^\s*# (BEGIN|END) SOLUTION\s*$")
 SOLUTION_SUFFIX = re.compile(r"\s*# SOLUTION\s*$")
@@ -113,7 +113,7 @@ def differences(built_root: Path, written: list[Path]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m course_utils.assign",
+        prog="python -m course_utils.build",
         description="Generate student and solutions notebooks and the tests from the masters.",
     )
     parser.add_argument("lessons", nargs="*", help="lesson names (default: every master)")
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         for master in masters:
             diffs += differences(Path(tmp), build_lesson(master, Path(tmp)))
     if diffs:
-        print("Out of sync with the masters (run `python -m course_utils.assign`):")
+        print("Out of sync with the masters (run `python -m course_utils.build`):")
         print("\n".join(f"  {d}" for d in diffs))
         return 1
     print(f"{len(masters)} lesson(s) in sync with their masters")

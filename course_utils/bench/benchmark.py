@@ -1,13 +1,13 @@
 """Compare servers under the same load: lesson 04's benchmark, in a notebook or as one command.
 
-    python -m course_utils.benchmark [--servers naive reference-1 reference-16 transformers-cb]
+    python -m course_utils.bench.benchmark [--servers naive reference-1 reference-16 transformers-cb]
         [--clients 1 4 16] [--duration 20] [--max-tokens 64] [--json PATH]
 
 Each server runs alone, as its own process, on the course model in the dtype the course picks for
 this machine: ``naive`` (lesson 03's tutorial server), ``reference-N`` (the reference server
 batching up to N requests; ``reference-1``: no batching), ``transformers-cb`` and
 ``transformers`` (``transformers serve`` with and without continuous batching). Each is warmed up
-with one request, loaded by ``course_utils.loadtest`` for each number of clients, and stopped.
+with one request, loaded by ``course_utils.bench.loadtest`` for each number of clients, and stopped.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ COLUMNS = ("clients", "requests", "errors", "tokens_per_s", "latency_p50_s", "la
 
 def server_command(name: str, model: str, dtype: str, port: int) -> tuple[list[str], str]:
     """The command that starts server ``name`` on ``port``, and the API to load it through."""
-    serve = [sys.executable, "-m", "course_utils.serve", "--model", model, "--port", str(port)]
+    serve = [sys.executable, "-m", "course_utils.server", "--model", model, "--port", str(port)]
     transformers = [sys.executable, "-m", "transformers.cli.transformers", "serve", model,
                     "--dtype", dtype, "--port", str(port)]
     if name == "naive":
@@ -74,9 +74,9 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             model: str | None = None, dtype: str | None = None, start_timeout: float = 180.0,
             progress=print) -> list[dict]:
     """Benchmark each server in turn; one row (a dict) per server and number of clients."""
-    from .device import pick_device, pick_dtype
-    from .models import resolve_model
-    from .serve import free_port
+    from ..device import pick_device, pick_dtype
+    from ..models import resolve_model
+    from ..server import free_port
 
     model = str(model or resolve_model().path)
     dtype = dtype or str(pick_dtype(pick_device())).removeprefix("torch.")
@@ -107,7 +107,7 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.benchmark",
+    parser = argparse.ArgumentParser(prog="python -m course_utils.bench.benchmark",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", nargs="+", default=SERVERS)
     parser.add_argument("--clients", nargs="+", type=int, default=[1, 4, 16])
