@@ -8,15 +8,28 @@ into ``course_utils/checks/<lesson>/``:
 
 They ship inside the package, so a check cell works the same locally, in CI and on Colab (where
 the notebook is opened alone, without the repository beside it).
+
+The test files are otter-grader's exception-based format (otter parses them). Running them and
+reporting is done here, for three reasons otter's own ``Notebook.check`` does not cover: a failing
+check must show only the test's own message (otter also prints the test's source line, which can
+give the answer away); a name the learner has not defined yet gets a message that says so; and
+the grader (``course_utils.grade``) must run the same code and record the same messages.
+
+Helpers for writing checks: ``within`` bounds a call in time (a check must never hang), and
+``answered`` tells an unanswered ``...`` from a wrong answer.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import threading
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 CHECKS_DIR = Path(__file__).parent / "checks"
+GRADING_ENV = "COURSE_GRADING"  # set by the grader: check cells do nothing, the grader runs the tests
+STRICT_ENV = "COURSE_STRICT_CHECKS"
 
 
 def lesson_names() -> list[str]:
@@ -37,42 +50,208 @@ def _lesson_dir(lesson: str) -> Path:
     return folder
 
 
+# ---------------------------------------------------------------- helpers for writing checks
+class CheckTimedOut(AssertionError):
+    """A call inside a check did not finish in time (``within``)."""
+
+
+def within(seconds: float, fn, *args, hint: str = "", **kwargs):
+    """Call ``fn(*args, **kwargs)`` and return its result, or fail the check after ``seconds``.
+
+    The call runs in a daemon thread: code that deadlocks (a lock held across an ``await``, a
+    queue nobody fills) is left behind, and the check fails with ``hint`` instead of hanging the
+    notebook or the grader. Exceptions from ``fn`` are raised here as they are.
+    """
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run, daemon=True, name=f"check:{getattr(fn, '__name__', 'call')}")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise CheckTimedOut(f"no answer within {seconds:g} s" + (f": {hint}" if hint else ""))
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def _stub():
+    ...
+
+
+def answered(value) -> bool:
+    """False for the ``...`` an unsolved answer cell holds, or a function whose body is ``...``."""
+    if value is Ellipsis or value is None:
+        return False
+    code = getattr(value, "__code__", None)
+    return code is None or code.co_code != _stub.__code__.co_code
+
+
+# ---------------------------------------------------------------- running one question's tests
+@dataclass
+class CaseResult:
+    """One test case: its name, whether learners see it, and the message when it failed."""
+
+    name: str
+    hidden: bool
+    passed: bool
+    message: str = ""
+
+
+@dataclass
+class QuestionResult:
+    """One question's test cases. ``score`` is all or nothing, as the course's questions are."""
+
+    name: str
+    points: float
+    cases: list[CaseResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.cases) and all(case.passed for case in self.cases)
+
+    @property
+    def score(self) -> float:
+        return self.points if self.passed else 0.0
+
+    def failures(self) -> list[CaseResult]:
+        return [case for case in self.cases if not case.passed]
+
+    def lines(self) -> list[str]:
+        """What a learner reads: a verdict, then one line per failed case (its message only)."""
+        shown = [case for case in self.cases if not case.hidden]
+        hidden = len(self.cases) - len(shown)
+        if self.passed:
+            more = f"; grading runs {hidden} more hidden check(s)" if hidden else ""
+            return [f"✅ {self.name}: {len(shown)} check(s) pass{more}"]
+        lines = [f"❌ {self.name}: {len(self.failures())} of {len(self.cases)} check(s) fail"]
+        lines += [f"   - {case.message}" for case in self.failures()]
+        return lines
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "score": self.score, "passed": self.passed}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> QuestionResult:
+        cases = [CaseResult(**case) for case in data.get("cases", [])]
+        return cls(data["name"], data["points"], cases)
+
+
+def _explain(err: BaseException) -> str:
+    """The message a learner sees for an exception raised inside a check."""
+    if isinstance(err, AssertionError):
+        text = str(err).strip()
+        return text or "a check failed without a message (please report this to the course authors)"
+    if isinstance(err, KeyboardInterrupt):
+        return "stopped: the check took too long (an endless loop?)"
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"your code raised {type(err).__name__}" + (f": {text}" if text else "")
+
+
+def run_question(test_file: str | Path, env: dict, *, include_hidden: bool = True) -> QuestionResult:
+    """Run the test cases of one otter test file against ``env`` (a notebook's globals).
+
+    A case whose parameters name something ``env`` lacks fails with "define `x` first" rather
+    than otter's default (it passes ``None``). Hidden cases run only with ``include_hidden``.
+    """
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    test = ExceptionTestFile.from_file(str(test_file))
+    points = sum(case.points or 0 for case in test.test_cases) or 1
+    result = QuestionResult(test.name, points)
+    for case in test.test_cases:
+        if case.hidden and not include_hidden:
+            continue
+        body = case.body
+        missing = [name for name in body._get_func_params() if name != "env" and name not in env]
+        if missing:
+            message = (f"`{missing[0]}` is not defined: run the cell that defines it (and the "
+                       "cells above it) before this check")
+            result.cases.append(CaseResult(case.name, case.hidden, False, message))
+            continue
+        try:
+            body.call_func(env)
+        except BaseException as err:  # noqa: BLE001 - every failure becomes a message
+            if isinstance(err, (SystemExit, GeneratorExit)):
+                raise
+            result.cases.append(CaseResult(case.name, case.hidden, False, _explain(err)))
+        else:
+            result.cases.append(CaseResult(case.name, case.hidden, True))
+    return result
+
+
+def grading_mode() -> bool:
+    """True while ``course_utils.grade`` executes a submission (check cells then do nothing)."""
+    return os.environ.get(GRADING_ENV) == "1"
+
+
 class ExerciseChecker:
     """What a notebook's ``grader`` is: ``grader.check("name")`` runs one exercise's public tests.
 
-    A failing check shows what is wrong and why, and does not stop the notebook, so an unsolved
-    notebook still runs to the end. With ``strict=True`` (the solutions notebooks) or the
-    environment variable ``COURSE_STRICT_CHECKS=1``, a failing check raises, so CI notices.
+    A failing check shows what is wrong and how to fix it, and does not stop the notebook, so an
+    unsolved notebook still runs to the end. With ``strict=True`` (the solutions notebooks) or the
+    environment variable ``COURSE_STRICT_CHECKS=1``, a failing check raises, so CI notices. While
+    the grader runs a submission, check cells do nothing: the grader runs every test itself.
     """
 
     def __init__(self, lesson: str, strict: bool = False) -> None:
-        import otter
-
         self.lesson = lesson
-        self.strict = strict or os.environ.get("COURSE_STRICT_CHECKS") == "1"
+        self.strict = strict or os.environ.get(STRICT_ENV) == "1"
         self._tests_dir = _lesson_dir(lesson) / "student"
-        self._notebook = otter.Notebook(tests_dir=str(self._tests_dir))
 
-    def check(self, question: str, global_env: dict | None = None):
+    def questions(self) -> list[str]:
+        return sorted(path.stem for path in self._tests_dir.glob("*.py"))
+
+    def check(self, question: str, global_env: dict | None = None) -> QuestionResult | None:
         """Run ``question``'s public tests against the notebook's variables (or ``global_env``)."""
+        if grading_mode():
+            return None
+        path = self._tests_dir / f"{question}.py"
+        if not path.is_file():
+            raise ValueError(f"No check named {question!r} in lesson {self.lesson} "
+                             f"(there are: {', '.join(self.questions())})")
         env = global_env if global_env is not None else inspect.currentframe().f_back.f_globals
-        result = self._notebook.check(question, global_env=env)
-        if self.strict and not result.passed_all:
-            raise AssertionError(f"check {question!r} failed:\n{result.summary()}")
+        result = run_question(path, env, include_hidden=False)
+        if self.strict and not result.passed:
+            raise AssertionError(f"check {question!r} failed:\n{result}")
         return result
 
     def check_all(self) -> None:
-        """Run every exercise's check and print one line for each, then a count."""
+        """Run every exercise's public checks and print one line for each, then a count.
+
+        These are the checks learners see; grading (``python -m course_utils.grade``) runs the
+        hidden checks too, so a question can pass here and still lose its point.
+        """
+        if grading_mode():
+            return
         env = inspect.currentframe().f_back.f_globals
-        results = []
-        for path in sorted(self._tests_dir.glob("*.py")):
-            result = self._notebook.check(path.stem, global_env=env)
-            print(f"{'✅' if result.passed_all else '❌'} {path.stem}")
-            results.append(result)
-        passed = sum(r.passed_all for r in results)
-        print(f"{passed}/{len(results)} exercises pass their checks")
+        results = [run_question(self._tests_dir / f"{q}.py", env, include_hidden=False)
+                   for q in self.questions()]
+        for result in results:
+            print(result.lines()[0])
+        passed = sum(r.passed for r in results)
+        hidden = _hidden_counts(self.lesson)
+        print(f"{passed}/{len(results)} questions pass their public checks. Grading also runs "
+              f"{sum(hidden.values())} hidden checks, so a question can pass here and still fail there.")
         if self.strict and passed < len(results):
             raise AssertionError("some checks failed")
+
+
+def _hidden_counts(lesson: str) -> dict[str, int]:
+    """How many hidden test cases each question of ``lesson`` has (its autograder tests)."""
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    folder = _lesson_dir(lesson) / "autograder"
+    return {path.stem: sum(case.hidden for case in ExceptionTestFile.from_file(str(path)).test_cases)
+            for path in sorted(folder.glob("*.py"))}
 
 
 def exercise_checker(lesson: str, strict: bool = False) -> ExerciseChecker:

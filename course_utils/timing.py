@@ -3,6 +3,10 @@
 GPU work is asynchronous: without ``torch.cuda.synchronize()`` before reading the clock you time
 the kernel launch, not the work. ``Timer`` synchronises for you, and ``benchmark`` warms up first
 (the first call pays for memory allocation and kernel selection).
+
+A timing that carries a conclusion is a median of several runs, shown with its spread:
+``spread(values)`` (or ``timer.spread()``) gives a ``Spread`` that prints as
+``0.123 s (0.118-0.131, 5 runs)``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,34 @@ import torch
 def _sync() -> None:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.synchronize()
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of repeated measurements, with the lowest and highest, and how many there were."""
+
+    median: float
+    low: float
+    high: float
+    runs: int
+    unit: str = "s"
+
+    def __str__(self) -> str:
+        if self.runs == 1:
+            return f"{self.median:.3g} {self.unit} (1 run)"
+        return f"{self.median:.3g} {self.unit} ({self.low:.3g}-{self.high:.3g}, {self.runs} runs)"
+
+    def ratio(self, other: Spread) -> float:
+        """How many times ``other``'s median this median is (e.g. a speed-up)."""
+        return self.median / other.median if other.median else float("nan")
+
+
+def spread(values, unit: str = "s") -> Spread:
+    """Median, lowest and highest of ``values`` (at least one)."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("spread() needs at least one value")
+    return Spread(statistics.median(values), min(values), max(values), len(values), unit)
 
 
 class Timer:
@@ -65,6 +97,10 @@ class Timer:
     def sum(self) -> float:
         return sum(self.times)
 
+    def spread(self) -> Spread:
+        """Median, lowest and highest of the recorded times."""
+        return spread(self.times)
+
 
 def benchmark(fn, *, warmup: int = 1, repeat: int = 3, desc: str | None = None) -> float:
     """Call ``fn()`` ``warmup`` times untimed, then ``repeat`` times timed; return the median seconds."""
@@ -75,7 +111,7 @@ def benchmark(fn, *, warmup: int = 1, repeat: int = 3, desc: str | None = None) 
         with timer:
             fn()
     if desc:
-        print(f"{desc}: {timer.median():.4f} sec (median of {repeat})")
+        print(f"{desc}: {timer.spread()}")
     return timer.median()
 
 
