@@ -8,6 +8,8 @@ validation errors where TGI has one:
 - ``1 <= max_new_tokens <= max_new_tokens_limit``, and prompt tokens + ``max_new_tokens`` must fit
   the context (``max_total_tokens``);
 - at most 4 stop strings, none empty;
+- numbers may be given as integers (``temperature=2``, as JSON sends it): they come back as floats,
+  because transformers' temperature and repetition-penalty processors refuse a Python ``int``;
 - sampling is on when ``do_sample`` says so, else when a temperature > 0, ``top_k`` or ``top_p`` is
   given; greedy otherwise. Sampling settings are passed to ``generate()`` only when sampling, so
   transformers does not warn about flags it would ignore.
@@ -144,6 +146,9 @@ def validate(params: GenerationParams | dict | None = None, *,
     if seed is not None and seed < 0:
         raise InvalidGenerationParams(f"`seed` must be >= 0, got {seed}", "seed")
     params.stop = stop
+    for name, value in (("temperature", temperature), ("top_p", top_p), ("repetition_penalty", penalty)):
+        if value is not None:  # JSON's 2 is an int; transformers' warpers require a float
+            setattr(params, name, float(value))
     return params
 
 

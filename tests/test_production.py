@@ -208,9 +208,9 @@ def test_chat_stream_framing(live):
 ])
 def test_chat_validation_errors_in_openai_shape(live, body):
     response = httpx.post(f"{live}/v1/chat/completions", json=body)
-    assert response.status_code == 422
+    assert response.status_code == 400
     error = response.json()["error"]
-    assert error["type"] == "validation" and error["message"].startswith("Input validation error")
+    assert error["type"] == "invalid_request_error" and error["message"].startswith("Input validation error")
 
 
 def test_metrics_use_tgi_names_and_count(live):
@@ -379,3 +379,20 @@ def test_benchmark_compares_real_servers(tiny_dir):
     assert [row["server"] for row in rows] == ["naive", "reference-2"]
     for row in rows:
         assert row["errors"] == 0 and row["requests"] >= 2 and row["tokens_per_s"] > 0, row
+
+
+@pytest.mark.parametrize("field,value", [("temperature", 2), ("temperature", 0), ("top_p", 1),
+                                         ("presence_penalty", 0), ("frequency_penalty", 0)])
+def test_chat_accepts_integers_in_number_fields(live, field, value):
+    assert httpx.post(f"{live}/v1/chat/completions", json={**CHAT, field: value}).status_code == 200
+
+
+@pytest.mark.parametrize("field,value,allowed", [
+    ("temperature", 2.5, "2"), ("temperature", -0.1, "0"), ("top_p", 1.5, "1"),
+    ("presence_penalty", 5, "2"), ("frequency_penalty", -3, "-2"), ("max_tokens", 0, "1")])
+def test_chat_refuses_values_outside_openai_ranges(live, field, value, allowed):
+    response = httpx.post(f"{live}/v1/chat/completions", json={**CHAT, field: value})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == field
+    assert field in error["message"] and allowed in error["message"]

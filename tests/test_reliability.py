@@ -163,7 +163,7 @@ def test_unexpected_types_everywhere_openai(client, field):
     for value in WRONG_TYPES:
         body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, field: value}
         response = client.post("/v1/chat/completions", json=body)
-        assert response.status_code in (200, 422), (field, value, response.status_code, response.text[:200])
+        assert response.status_code in (200, 400), (field, value, response.status_code, response.text[:200])
         _leaks_nothing(response)
 
 
@@ -173,10 +173,10 @@ def test_unexpected_types_everywhere_openai(client, field):
     {"role": "user", "content": [{"type": "image_url", "image_url": "http://x"}]},
     {"role": "user", "content": [1, 2]}, {"content": "hi"}, {"role": "user"}, "hi", None,
 ])
-def test_bad_messages_are_422(client, message):
+def test_bad_messages_are_400(client, message):
     response = client.post("/v1/chat/completions", json={"messages": [message], "max_tokens": 2})
-    assert response.status_code == 422, response.text
-    assert response.json()["error"]["type"] == "validation"
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
     _leaks_nothing(response)
 
 
@@ -185,7 +185,7 @@ def test_oversized_json_within_the_body_limit(client):
     assert response.status_code == 422 and "at most 4" in response.json()["error"]
     many = [{"role": "user", "content": "hi"}] * 1000  # within the body limit, beyond the context
     response = client.post("/v1/chat/completions", json={"messages": many})
-    assert response.status_code == 422  # the prompt is beyond the context
+    assert response.status_code == 400  # the prompt is beyond the context
     _leaks_nothing(response)
 
 
@@ -221,13 +221,15 @@ def _rss_mb():
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads memory from /proc (Linux)")
 def test_soak_mixed_traffic(tiny_dir):
-    """60 s of valid, invalid, streamed, cancelled and overloading requests; the server stays well."""
+    """Valid, invalid, streamed, cancelled and overloading requests for ``COURSE_SOAK_SECONDS``
+    (20 s by default; the README's figure comes from a longer run); the server stays well."""
+    seconds = float(os.environ.get("COURSE_SOAK_SECONDS", "20"))
     engine = Engine(str(tiny_dir), max_new_tokens_limit=32, max_batch_size=4, max_concurrent_requests=5,
                     request_timeout=30)
     counts = Counter()
     lock = threading.Lock()
     rng = random.Random(7)
-    stop_at = time.monotonic() + 60
+    stop_at = time.monotonic() + seconds
 
     def note(kind):
         with lock:
@@ -265,7 +267,7 @@ def test_soak_mixed_traffic(tiny_dir):
 
         warm = threading.Thread(target=worker, args=(0,))
         warm.start()
-        time.sleep(10)  # memory after warm-up: model loaded, caches filled
+        time.sleep(min(10.0, seconds / 4))  # memory after warm-up: model loaded, caches filled
         rss_start = _rss_mb()
         threads = [threading.Thread(target=worker, args=(rng.random(),)) for _ in range(7)]
         for t in threads:
@@ -282,7 +284,7 @@ def test_soak_mixed_traffic(tiny_dir):
     total = sum(counts.values())
     shed = sum(n for k, n in counts.items() if k.endswith(" 429"))
     server_errors = sum(n for k, n in counts.items() if k.split()[-1].startswith("5"))
-    print(f"\nsoak: {total} requests in 60 s; {dict(sorted(counts.items()))}; shed (429): {shed}; "
+    print(f"\nsoak: {total} requests in {seconds:g} s; {dict(sorted(counts.items()))}; shed (429): {shed}; "
           f"5xx: {server_errors}; RSS {rss_start:.0f} -> {rss_end:.0f} MB")
     assert server_errors == 0
     assert health == {"status": "ok"} and final.status_code == 200

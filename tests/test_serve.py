@@ -236,3 +236,28 @@ def test_cli_serves_on_loopback(tiny_dir):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("field,value", [("temperature", 2), ("top_p", 1), ("repetition_penalty", 2),
+                                         ("temperature", 1.5)])
+def test_integers_in_number_fields_are_numbers(client, field, value):
+    body = {"inputs": "Hello", "parameters": {"max_new_tokens": 2, "do_sample": True, field: value}}
+    assert client.post("/generate", json=body).status_code == 200
+
+
+def test_a_500_leaves_the_connection_usable(tiny_engine, monkeypatch):
+    calls = []
+    original = tiny_engine.model.generate
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_engine.model, "generate", fails_once)
+    with BackgroundServer(create_app(tiny_engine)) as server, httpx.Client(base_url=server.url) as http:
+        first = http.post("/generate", json=VALID)
+        assert first.status_code == 500 and first.json()["error_type"] == "generation"
+        second = http.post("/generate", json=VALID)  # the same keep-alive connection
+        assert second.status_code == 200

@@ -126,10 +126,12 @@ class ChatRequest(BaseModel):
 
     model: StrictStr | None = None
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: StrictInt | None = None
-    max_completion_tokens: StrictInt | None = None
-    temperature: Number | None = None
-    top_p: Number | None = None
+    max_tokens: StrictInt | None = Field(None, ge=1)
+    max_completion_tokens: StrictInt | None = Field(None, ge=1)
+    temperature: Number | None = Field(None, ge=0, le=2)
+    top_p: Number | None = Field(None, ge=0, le=1)
+    presence_penalty: Number | None = Field(None, ge=-2, le=2)
+    frequency_penalty: Number | None = Field(None, ge=-2, le=2)
     seed: StrictInt | None = None
     stop: StrictStr | list[StrictStr] | None = None
     n: StrictInt | None = Field(None, ge=1, le=1, description="only 1 is supported")
@@ -279,6 +281,13 @@ def _error(request: Request, status: int, message: str, error_type: str, param: 
     return JSONResponse(body, status_code=status)
 
 
+def _invalid(request: Request, message: str, param: str | None = None):
+    """A request that breaks a rule: OpenAI answers 400 ``invalid_request_error``, TGI 422."""
+    if _is_openai(request):
+        return _error(request, 400, message, "invalid_request_error", param)
+    return _error(request, 422, message, "validation")
+
+
 OVERLOADED = "Model is overloaded"
 
 
@@ -362,15 +371,14 @@ def create_app(engine: Engine, *, api_key: str | None = None, served_model_name:
         metrics.failure.labels(err="validation").inc()
         first = exc.errors()[0] if exc.errors() else {}
         if first.get("type") == "json_invalid":
-            return _error(request, 422, "Input validation error: the body is not valid JSON", "validation")
+            return _invalid(request, "Input validation error: the body is not valid JSON")
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-        return _error(request, 422, f"Input validation error: `{where}`: {first.get('msg', 'invalid')}",
-                      "validation", where)
+        return _invalid(request, f"Input validation error: `{where}`: {first.get('msg', 'invalid')}", where)
 
     @app.exception_handler(ValidationFailed)
     async def rule_broken(request: Request, exc: ValidationFailed):
         metrics.failure.labels(err="validation").inc()
-        return _error(request, 422, f"Input validation error: {exc}", "validation")
+        return _invalid(request, f"Input validation error: {exc}", getattr(exc, "param", None))
 
     @app.exception_handler(Overloaded)
     async def overloaded(request: Request, exc: Overloaded):
@@ -395,11 +403,7 @@ def create_app(engine: Engine, *, api_key: str | None = None, served_model_name:
             response.headers.update(exc.headers)
         return response
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):
-        metrics.failure.labels(err="generation").inc()
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(request, 500, "Internal server error; the server log has the details.", "generation")
+    app.add_middleware(CatchAll, on_error=lambda: metrics.failure.labels(err="generation").inc())
 
     async def authorized(request: Request) -> None:
         if api_key is None:
@@ -598,6 +602,43 @@ def create_app(engine: Engine, *, api_key: str | None = None, served_model_name:
 
 class _Unauthorized(Exception):
     pass
+
+
+class CatchAll:
+    """ASGI middleware: an unexpected error is logged with its traceback and answered with a JSON 500.
+
+    Starlette's own last-resort handler answers 500 and then re-raises the error, and uvicorn then
+    closes the connection: a client's next request on that keep-alive connection fails. This one
+    does not re-raise, so the connection and the server stay usable.
+    """
+
+    def __init__(self, app, on_error=None) -> None:
+        self.app, self.on_error = app, on_error
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if self.on_error is not None:
+                self.on_error()
+            if started:  # too late for a status: end the body cleanly
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            openai = scope.get("path", "").startswith("/v1/")
+            message = "Internal server error; the server log has the details."
+            body = {"error": {"message": message, "type": "generation", "param": None, "code": None}} \
+                if openai else {"error": message, "error_type": "generation"}
+            await JSONResponse(body, status_code=500)(scope, receive, send)
 
 
 class BodyLimit:

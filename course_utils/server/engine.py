@@ -45,7 +45,11 @@ class Overloaded(Exception):
 
 
 class ValidationFailed(Exception):
-    """A request that breaks a rule; answered with a 422 validation error."""
+    """A request that breaks a rule; answered with a 422 (TGI) or 400 (OpenAI) naming ``param``."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class RequestTimedOut(Exception):
@@ -191,7 +195,7 @@ class Engine:
     def check(self, prompt: str, params: GenerationParams) -> tuple[GenerationParams, list[int]]:
         """Validate against every rule; return the parameters and the prompt's token ids."""
         if not prompt.strip():
-            raise ValidationFailed("`inputs` must not be empty")
+            raise ValidationFailed("`inputs` must not be empty", "inputs")
         prompt_ids = self.tokenizer(prompt)["input_ids"]
         if params.max_new_tokens is None:  # not given: the default, within this server's limit
             params = dataclasses.replace(params, max_new_tokens=min(DEFAULT_MAX_NEW_TOKENS,
@@ -200,7 +204,7 @@ class Engine:
             params = validate(params, max_new_tokens_limit=self.max_new_tokens_limit,
                               prompt_tokens=len(prompt_ids), max_total_tokens=self.max_total_tokens)
         except InvalidGenerationParams as err:
-            raise ValidationFailed(str(err)) from None
+            raise ValidationFailed(str(err), err.param) from None
         return params, prompt_ids
 
     def submit(self, prompt_ids: list[int], params: GenerationParams) -> Job:
