@@ -9,7 +9,8 @@ into ``course_utils/checks/<lesson>/``:
 They ship inside the package, so a check cell works the same locally, in CI and on Colab (where
 the notebook is opened alone, without the repository beside it).
 
-The test files are otter-grader's exception-based format (otter parses them). Running them and
+The test files are otter-grader's exception-based format (otter parses them; ``read_test_file``
+reads them here without importing otter, see ``test_case``). Running them and
 reporting is done here, for three reasons otter's own ``Notebook.check`` does not cover: a failing
 check must show only the test's own message (otter also prints the test's source line, which can
 give the answer away); a name the learner has not defined yet gets a message that says so; and
@@ -92,7 +93,7 @@ def answered(value) -> bool:
     return code is None or code.co_code != _stub.__code__.co_code
 
 
-# ---------------------------------------------------------------- running one question's tests
+# ---------------------------------------------------------------- results
 @dataclass
 class CaseResult:
     """One test case: its name, whether learners see it, and the message when it failed."""
@@ -145,6 +146,73 @@ class QuestionResult:
         return cls(data["name"], data["points"], cases)
 
 
+# ---------------------------------------------------------------- running one question's tests
+class test_case:  # noqa: N801 - the name otter's test files import
+    """otter-grader's ``test_case`` decorator, as the generated test files use it.
+
+    Why not otter's own (``otter.test_files.test_case``): importing it imports all of otter, which
+    took 9-10 s on the course machine (the biggest part: nbformat's JSON-schema validation), against
+    5 s for torch and transformers together. A check cell would pay that on its first run and the
+    grader in every kernel. The format is small (a module with ``name``, ``points`` and decorated
+    test functions); ``tests/test_exercises.py`` checks that this reads every generated test file
+    as otter does.
+    """
+
+    def __init__(self, name=None, points=None, hidden=False, success_message=None,
+                 failure_message=None):
+        self.name, self.points, self.hidden = name, points, hidden
+        self.func = None
+
+    def __call__(self, func):
+        self.func = func
+        return self
+
+    def params(self) -> list[str]:
+        return list(inspect.signature(self.func).parameters)
+
+    def call(self, env: dict) -> None:
+        """Call the test, each parameter taken from ``env`` (``env`` itself for one named so)."""
+        self.func(**{name: env if name == "env" else env.get(name) for name in self.params()})
+
+
+@dataclass
+class TestFile:
+    """One question's test file: its name, its points, and its test cases in file order."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    points: float
+    cases: list[test_case]
+
+
+def read_test_file(path: str | Path) -> TestFile:
+    """Read an otter exception-based test file (what ``python -m course_utils.build`` writes)."""
+    import builtins
+    import types
+
+    path = Path(path)
+    stub = types.SimpleNamespace(test_case=test_case)
+
+    def importer(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "otter.test_files" and level == 0:
+            return stub
+        return builtins.__import__(name, globals, locals, fromlist, level)
+
+    env = {"__builtins__": {**vars(builtins), "__import__": importer},
+           "__name__": f"course_checks.{path.stem}"}
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), env)  # noqa: S102
+    if "name" not in env:
+        raise ValueError(f"test file {path} does not define 'name'")
+    cases = [value for value in env.values() if isinstance(value, test_case)]
+    for number, case in enumerate(cases, 1):
+        case.name = case.name or f"{env['name']} - {number}"
+    points = env.get("points")
+    if not isinstance(points, (int, float)):
+        points = sum(case.points or 0 for case in cases) or 1
+    return TestFile(env["name"], points, cases)
+
+
 def _explain(err: BaseException) -> str:
     """The message a learner sees for an exception raised inside a check."""
     if isinstance(err, AssertionError):
@@ -161,31 +229,41 @@ def run_question(test_file: str | Path, env: dict, *, include_hidden: bool = Tru
 
     A case whose parameters name something ``env`` lacks fails with "define `x` first" rather
     than otter's default (it passes ``None``). Hidden cases run only with ``include_hidden``.
+    An interrupt (the grader's per-question time limit, or the learner's stop button) fails the
+    running case and skips the rest, so one endless loop costs one interrupt, not one per case.
     """
-    from otter.test_files.exception_test import ExceptionTestFile
-
-    test = ExceptionTestFile.from_file(str(test_file))
-    points = sum(case.points or 0 for case in test.test_cases) or 1
-    result = QuestionResult(test.name, points)
-    for case in test.test_cases:
+    test = read_test_file(test_file)
+    result = QuestionResult(test.name, test.points)
+    for case in test.cases:
         if case.hidden and not include_hidden:
             continue
-        body = case.body
-        missing = [name for name in body._get_func_params() if name != "env" and name not in env]
+        missing = [name for name in case.params() if name != "env" and name not in env]
         if missing:
             message = (f"`{missing[0]}` is not defined: run the cell that defines it (and the "
                        "cells above it) before this check")
             result.cases.append(CaseResult(case.name, case.hidden, False, message))
             continue
         try:
-            body.call_func(env)
+            case.call(env)
         except BaseException as err:  # noqa: BLE001 - every failure becomes a message
             if isinstance(err, (SystemExit, GeneratorExit)):
                 raise
             result.cases.append(CaseResult(case.name, case.hidden, False, _explain(err)))
+            if isinstance(err, KeyboardInterrupt):
+                _skip_rest(result, test.cases, include_hidden)
+                break
         else:
             result.cases.append(CaseResult(case.name, case.hidden, True))
     return result
+
+
+def _skip_rest(result: QuestionResult, cases, include_hidden: bool) -> None:
+    """Record the cases after an interrupted one as failed, not run."""
+    done = {case.name for case in result.cases}
+    for case in cases:
+        if case.name not in done and (include_hidden or not case.hidden):
+            result.cases.append(CaseResult(case.name, case.hidden, False,
+                                           "not run: an earlier check of this question was stopped"))
 
 
 def grading_mode() -> bool:
@@ -247,10 +325,8 @@ class ExerciseChecker:
 
 def _hidden_counts(lesson: str) -> dict[str, int]:
     """How many hidden test cases each question of ``lesson`` has (its autograder tests)."""
-    from otter.test_files.exception_test import ExceptionTestFile
-
     folder = _lesson_dir(lesson) / "autograder"
-    return {path.stem: sum(case.hidden for case in ExceptionTestFile.from_file(str(path)).test_cases)
+    return {path.stem: sum(case.hidden for case in read_test_file(path).cases)
             for path in sorted(folder.glob("*.py"))}
 
 

@@ -1,0 +1,135 @@
+"""``course_utils.exercises``: what check cells run. Each lesson's own checks are tried with wrong
+and right answers in ``tests/test_exercises_NN.py``."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from course_utils.exercises import (
+    GRADING_ENV,
+    ExerciseChecker,
+    _lesson_dir,
+    answered,
+    lesson_names,
+    read_test_file,
+    run_question,
+    within,
+)
+
+LESSON = "01_pipeline_basics"
+
+
+def _reply_output(text):
+    return [{"generated_text": [{"role": "user", "content": "q"},
+                                {"role": "assistant", "content": text}]}]
+
+
+def test_every_lesson_has_checks():
+    assert LESSON in lesson_names()
+
+
+def test_check_reports_without_stopping():
+    checker = ExerciseChecker(LESSON)
+    env = {"reply_text": lambda output: "wrong", "generator": lambda *a, **k: _reply_output("x")}
+    result = checker.check("chat_reply", global_env=env)
+    assert not result.passed
+    assert "the reply is the content of the last message" in repr(result)
+
+
+def test_check_passes_a_right_answer():
+    checker = ExerciseChecker(LESSON)
+    env = {"reply_text": lambda output: output[0]["generated_text"][-1]["content"],
+           "generator": lambda *a, **k: _reply_output("four")}
+    assert checker.check("chat_reply", global_env=env).passed
+
+
+def test_strict_checks_raise(monkeypatch):
+    monkeypatch.setenv("COURSE_STRICT_CHECKS", "1")
+    checker = ExerciseChecker(LESSON)
+    with pytest.raises(AssertionError, match="chat_reply"):
+        checker.check("chat_reply", global_env={"reply_text": lambda output: None,
+                                                "generator": lambda *a, **k: _reply_output("x")})
+
+
+def test_check_cells_do_nothing_while_grading(monkeypatch):
+    monkeypatch.setenv(GRADING_ENV, "1")
+    assert ExerciseChecker(LESSON).check("chat_reply", global_env={}) is None
+
+
+def test_unknown_lesson_names_the_fix():
+    with pytest.raises(ValueError, match="course_utils.build"):
+        ExerciseChecker("99_nothing")
+
+
+def test_a_missing_name_says_which_cell_to_run():
+    result = ExerciseChecker(LESSON).check("chat_reply", global_env={})
+    assert "`reply_text` is not defined: run the cell that defines it" in repr(result)
+
+
+@pytest.mark.parametrize("lesson", lesson_names())
+def test_test_files_are_read_as_otter_reads_them(lesson):
+    """``read_test_file`` (no otter import) agrees with otter's own parser on every test file."""
+    from otter.test_files.exception_test import ExceptionTestFile
+
+    for path in sorted(_lesson_dir(lesson).glob("*/*.py")):
+        ours, otters = read_test_file(path), ExceptionTestFile.from_file(str(path))
+        assert (ours.name, [(c.name, c.hidden) for c in ours.cases]) == (
+            otters.name, [(c.name, c.hidden) for c in otters.test_cases]), path
+        assert ours.points == pytest.approx(sum(c.points or 0 for c in otters.test_cases)), path
+
+
+def test_checks_do_not_import_otter():
+    code = ("import sys; from course_utils.exercises import ExerciseChecker; "
+            f"ExerciseChecker({LESSON!r}).check('chat_reply', global_env={{}}); "
+            "print('otter' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr[-500:]
+
+
+def test_an_interrupt_stops_the_question(tmp_path):
+    """The grader interrupts a hung question: that case fails, the rest are not run."""
+    path = tmp_path / "q.py"
+    path.write_text(textwrap.dedent('''\
+        from otter.test_files import test_case
+        name = "q"
+        points = 1
+
+        @test_case(points=None, hidden=False)
+        def test_first(f):
+            f()
+
+        @test_case(points=None, hidden=True)
+        def test_second(f):
+            assert False, "never reached"
+        '''))
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    result = run_question(path, {"f": interrupted})
+    assert [(c.passed, c.message) for c in result.cases] == [
+        (False, "stopped: the check took too long (an endless loop?)"),
+        (False, "not run: an earlier check of this question was stopped")]
+    assert run_question(path, {"f": lambda: None}, include_hidden=False).passed
+
+
+def test_within_fails_with_the_hint_instead_of_hanging():
+    import threading
+
+    never = threading.Event()
+    with pytest.raises(AssertionError, match="no answer within 0.2 s: is a lock held"):
+        within(0.2, never.wait, hint="is a lock held across an await?")
+    assert within(1, lambda x: x + 1, 1) == 2
+
+
+def test_answered_tells_an_unsolved_cell():
+    def stub():
+        ...
+
+    def solved():
+        return 1
+
+    assert not answered(...) and not answered(None) and not answered(stub)
+    assert answered(solved) and answered(0) and answered("")
