@@ -1,3 +1,4 @@
+# generated from notebooks/masters/04_production_serving.ipynb by python -m course_utils.build: edit the master
 from otter.test_files import test_case
 
 OK_FORMAT = False
@@ -7,15 +8,65 @@ points = 1
 all_or_nothing = True
 
 @test_case(points=None, hidden=False)
-def test_asks_the_chat_api(ask):
-    import httpx
-    from course_utils.models import tiny_model_path
-    from course_utils.server import BackgroundServer, Engine, create_app
-    with BackgroundServer(create_app(Engine(str(tiny_model_path())))) as server:
-        expected = httpx.post(f'{server.url}/v1/chat/completions', json={'messages': [{'role': 'user', 'content': 'Hello there'}], 'max_tokens': 6, 'temperature': 0}).json()['choices'][0]['message']['content']
-        answer = ask(server.url, 'Hello there', max_tokens=6)
-        metrics = httpx.get(f'{server.url}/metrics').text
-    assert isinstance(answer, str), "return the reply's text (a string)"
-    assert answer == expected, 'send the question as one user message, greedily, with max_tokens'
-    assert 'tgi_request_count_total 2.0' in metrics, 'make exactly one request to the server'
+def test_sends_one_greedy_user_message(ask):
+    from course_utils.exercises import CheckTimedOut, answered, within
+    from course_utils.server import BackgroundServer
+    import json
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+    REPLY = 'The Rhône and the Saône, says the recording server.'
+    received = []
+
+    def recording_app():
+        """Keeps every request it receives and answers every chat request with REPLY."""
+
+        async def record(request):
+            body = await request.json() if request.method == 'POST' else {}
+            path = request.url.path
+            agent = request.headers.get('user-agent', '')
+            received.append({'path': path, 'body': body, 'agent': agent})
+            if path != '/v1/chat/completions':
+                return JSONResponse({'error': {'message': 'not found'}}, status_code=404)
+            if body.get('stream'):
+
+                def events():
+                    for delta, finish in [({'role': 'assistant', 'content': REPLY}, None), ({}, 'stop')]:
+                        choice = {'index': 0, 'delta': delta, 'finish_reason': finish}
+                        chunk = {'id': 'chatcmpl-1', 'object': 'chat.completion.chunk', 'created': 0, 'model': 'recorder', 'choices': [choice]}
+                        yield f'data: {json.dumps(chunk)}\n\n'
+                    yield 'data: [DONE]\n\n'
+                return StreamingResponse(events(), media_type='text/event-stream')
+            message = {'role': 'assistant', 'content': REPLY}
+            return JSONResponse({'id': 'chatcmpl-1', 'object': 'chat.completion', 'created': 0, 'model': 'recorder', 'choices': [{'index': 0, 'finish_reason': 'stop', 'message': message}], 'usage': {'prompt_tokens': 9, 'completion_tokens': 9, 'total_tokens': 18}})
+        return Starlette(routes=[Route('/{path:path}', record, methods=['GET', 'POST'])])
+
+    def text_of(content):
+        """A message's text: a string, or OpenAI's list of text parts."""
+        if isinstance(content, list):
+            return ''.join((part.get('text', '') for part in content if isinstance(part, dict)))
+        return content
+    assert answered(ask), 'write `ask` first'
+    question = 'Which river flows through Lyon?'
+    with BackgroundServer(recording_app()) as server:
+        try:
+            answer = within(20, ask, server.url, question, max_tokens=7, hint='the recording server answers at once: does the request go to base_url/v1?')
+        except CheckTimedOut:
+            raise
+        except Exception as err:
+            answer = err
+    wrong_paths = [seen['path'] for seen in received if seen['path'] != '/v1/chat/completions']
+    assert not wrong_paths, f"your code called {wrong_paths[0]}: the chat API is at {{base_url}}/v1/chat/completions, so give the openai client base_url + '/v1'"
+    assert not isinstance(answer, Exception), f'your code raised {type(answer).__name__}: {str(answer)[:150]}'
+    assert len(received) == 1, f'make exactly one request to the server; it received {len(received)}'
+    body, agent = (received[0]['body'], received[0]['agent'])
+    assert 'OpenAI/Python' in agent, 'send the request with the openai package (OpenAI(base_url=..., api_key=...).chat.completions.create)'
+    messages = body.get('messages') or []
+    assert len(messages) == 1, f'send the question as the only message; your request had {len(messages)} messages'
+    assert messages[0].get('role') == 'user', f"the question goes in a message with the role 'user', not {messages[0].get('role')!r}"
+    assert text_of(messages[0].get('content')) == question, "send the `question` argument itself as the message's content"
+    assert body.get('temperature') == 0, "ask for greedy decoding: temperature=0 (a server's default may sample)"
+    asked = body.get('max_tokens', body.get('max_completion_tokens'))
+    assert asked == 7, f'pass `max_tokens` on as max_tokens (or max_completion_tokens); the server received {asked!r}'
+    assert answer == REPLY, "return the reply's text, choices[0].message.content (a string), not the whole response"
 

@@ -1,3 +1,4 @@
+# generated from notebooks/masters/04_production_serving.ipynb by python -m course_utils.build: edit the master
 from otter.test_files import test_case
 
 OK_FORMAT = False
@@ -8,23 +9,38 @@ all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_tgi_page(read_metrics):
-    page = '# TYPE tgi_request_count counter\ntgi_request_count 7\n# TYPE tgi_request_failure counter\ntgi_request_failure{err="validation"} 2\ntgi_request_failure{err="overloaded"} 1\n# TYPE tgi_queue_size gauge\ntgi_queue_size 3\n# TYPE tgi_request_duration histogram\ntgi_request_duration_bucket{le="1.0"} 2\ntgi_request_duration_bucket{le="+Inf"} 4\ntgi_request_duration_sum 10.0\ntgi_request_duration_count 4\n'
+    from course_utils.exercises import answered
+    assert answered(read_metrics), 'write `read_metrics` first'
+    page = '# HELP tgi_request_count Total number of requests\n# TYPE tgi_request_count counter\ntgi_request_count 7\n# TYPE tgi_request_failure counter\ntgi_request_failure{err="validation"} 2\ntgi_request_failure{err="overloaded"} 3\n# TYPE tgi_queue_size gauge\ntgi_queue_size 4\n# TYPE tgi_request_duration histogram\ntgi_request_duration_bucket{le="1.0"} 1\ntgi_request_duration_bucket{le="+Inf"} 2\ntgi_request_duration_sum 5.0\ntgi_request_duration_count 2\n'
     got = read_metrics(page)
-    assert got['requests'] == 7 and got['queue_size'] == 3
-    assert got['failures'] == 3, 'add the failures of every `err` label'
-    assert got['mean_duration_s'] == 2.5, 'mean duration: sum / count'
+    assert isinstance(got, dict), 'return a dict'
+    missing = {'requests', 'failures', 'overloaded', 'mean_duration_s', 'queue_size'} - set(got)
+    assert not missing, f'the dict lacks {sorted(missing)}'
+    assert got['requests'] == 7, "requests: the value of the counter tgi_request_count (TGI's page)"
+    assert got['failures'] == 5, 'failures: add tgi_request_failure over every `err` label'
+    assert got['overloaded'] == 3, 'overloaded: the failure whose label is err="overloaded"'
+    assert got['queue_size'] == 4, 'queue_size: the value of the gauge tgi_queue_size'
+    assert got['mean_duration_s'] == 2.5, "mean_duration_s: tgi_request_duration's _sum divided by its _count"
 
 @test_case(points=None, hidden=False)
 def test_this_servers_page(read_metrics):
     import httpx
+    from course_utils.exercises import within
     from course_utils.models import tiny_model_path
     from course_utils.server import BackgroundServer, Engine, create_app
     with BackgroundServer(create_app(Engine(str(tiny_model_path())))) as server:
-        empty = read_metrics(httpx.get(f'{server.url}/metrics').text)
+        try:
+            empty = within(10, read_metrics, httpx.get(f'{server.url}/metrics').text, hint='read_metrics never returned')
+        except ZeroDivisionError:
+            raise AssertionError('before any request the duration count is 0: mean_duration_s is None, not a division by zero') from None
         for body in [{'inputs': 'Hi', 'parameters': {'max_new_tokens': 2}}, {'inputs': ''}, {'inputs': ' '}]:
-            httpx.post(f'{server.url}/generate', json=body)
-        got = read_metrics(httpx.get(f'{server.url}/metrics').text)
-    assert empty['requests'] == 0 and empty['mean_duration_s'] is None, 'no requests yet: mean is None'
-    assert got['requests'] == 3 and got['failures'] == 2, 'counters end in _total on this server'
-    assert got['mean_duration_s'] > 0 and got['queue_size'] == 0
+            httpx.post(f'{server.url}/generate', json=body, timeout=30)
+        got = within(10, read_metrics, httpx.get(f'{server.url}/metrics').text, hint='read_metrics never returned')
+    assert empty['requests'] == 0, "before any request, requests is 0 on this server's page (is a `_created` timestamp read as a count?)"
+    assert empty['mean_duration_s'] is None, 'no request yet: mean_duration_s is None, not a division by zero'
+    assert empty['failures'] == 0 and empty['overloaded'] == 0, 'no failures yet: 0'
+    assert got['requests'] == 3, "this server's page: 3 requests (its counters end in _total, and each has a _created timestamp)"
+    assert got['failures'] == 2 and got['overloaded'] == 0, 'this server\'s page: 2 failures (empty prompts), none of them err="overloaded"'
+    assert got['mean_duration_s'] is not None and got['mean_duration_s'] > 0, 'the mean duration of the 3 requests'
+    assert got['queue_size'] == 0, 'queue_size: nothing is waiting'
 
