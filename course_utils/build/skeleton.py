@@ -2,8 +2,9 @@
 
 Skeleton, in order: a title cell with the "Open in Colab" badge; "What you'll learn"; the setup cell
 (installs the helpers on Colab only, creates the exercise ``grader``); package versions
-(``show_versions``); the device (``show_device``); the lesson; "## Exercises" (each labelled 🐢, 🐕
-or 🦁, its answer cell followed by a check cell); "## Summary".
+(``show_versions``); the device (``show_device``); the lesson (predictions "#### Predict 🐢|🐕: ..."
+where an idea is taught); "## Exercises" (each "### Exercise N 🐢|🐕|🦁: ...", its answer cell
+followed by a check cell); "## Summary"; "## Further reading". The rules for questions: ``questions``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import re
 import nbformat
 
 from .. import BRANCH, REPO
+from .questions import LEVELS, question_problems
 
 SETUP_MARKER = "# Setup: on Colab this installs the course helpers"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-LEVELS = ("🐢", "🐕", "🦁")
 KINDS = ("master", "student", "solutions")
 DEFAULT_KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 # Lessons that run in an environment of their own (scripts/setup.sh builds it and registers its
@@ -128,55 +129,28 @@ def _first(nb, predicate) -> int | None:
 
 
 def skeleton_problems(nb, lesson: str, kind: str) -> list[str]:
-    """What a notebook lacks of the common skeleton, as readable sentences (empty when fine)."""
-    problems = []
-    code = lambda text: lambda c: c.cell_type == "code" and text in c.source  # noqa: E731
-    heading = lambda text: lambda c: c.cell_type == "markdown" and any(  # noqa: E731
-        ln.strip().lower().startswith(text) for ln in c.source.splitlines())
-    title = nb.cells[_title_index(nb)] if nb.cells else None
-    if title is None or title.cell_type != "markdown" or not title.source.startswith("# "):
-        problems.append("the first cell must be a markdown title ('# Lesson NN: ...')")
-    elif colab_badge(lesson, kind) not in title.source:
-        problems.append("the title cell lacks this notebook's Colab badge "
-                        "(run `python -m course_utils.build`)")
-    order = {
-        "what you'll learn": _first(nb, heading("## what you'll learn")),
-        "setup cell": _first(nb, lambda c: c.cell_type == "code" and c.source.startswith(SETUP_MARKER)),
-        "versions (show_versions)": _first(nb, code("show_versions(")),
-        "device (show_device)": _first(nb, code("show_device(")),
-        "## Exercises": _first(nb, heading("## exercises")),
-        "## Summary": _first(nb, heading("## summary")),
-    }
+    """What a notebook lacks of the common skeleton, as readable sentences (empty when fine).
+
+    On a master, also the rules for its questions (``questions.question_problems``)."""
+    problems = _title_problems(nb, lesson, kind)
+    order = _order(nb)
     for name, index in order.items():
         if index is None:
             problems.append(f"missing: {name}")
     present = [(name, i) for name, i in order.items() if i is not None]
     for (a, i), (b, j) in zip(present, present[1:]):
         if j < i:
-            problems.append(f"{b} must come after {a}")
+            problems.append(f"{b} (cell {j}) must come after {a} (cell {i})")
     setup = order["setup cell"]
-    first_code = _first(nb, lambda c: c.cell_type == "code")
     if setup is not None:
-        if setup != first_code:
-            problems.append("the setup cell must be the first code cell")
+        if setup != _first(nb, lambda c: c.cell_type == "code"):
+            problems.append(f"the setup cell (cell {setup}) must be the first code cell")
         if nb.cells[setup].source != setup_source(lesson, kind):
             problems.append("the setup cell differs from the generated one "
                             "(run `python -m course_utils.build`)")
-    exercises = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
-                 and re.search(r"^###\s*Exercise", c.source, re.MULTILINE)]
-    if len(exercises) < 3:
-        problems.append(f"at least 3 exercises ('### Exercise ...' cells) are needed, found {len(exercises)}")
-    for i in exercises:
-        title = nb.cells[i].source.splitlines()[0]
-        if not any(level in title for level in LEVELS):
-            problems.append(f"exercise '{title}' has no level label (🐢, 🐕 or 🦁)")
-        if order["## Exercises"] is not None and i < order["## Exercises"]:
-            problems.append(f"exercise '{title}' must be inside the '## Exercises' section")
-    if kind != "master":
-        checks = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "grader.check(" in c.source]
-        for i, nxt in zip(exercises, exercises[1:] + [len(nb.cells)]):
-            if not any(i < j < nxt for j in checks):
-                problems.append(f"exercise '{nb.cells[i].source.splitlines()[0]}' has no check cell")
+    problems += _exercise_problems(nb, kind, order["## Exercises"])
+    if kind == "master":
+        problems += question_problems(nb, order["## Exercises"], setup)
     declared = nb.metadata.get("kernelspec", {}).get("name")
     if declared != kernelspec(lesson)["name"]:
         problems.append(f"the notebook declares kernel {declared!r}, its lesson runs in "
@@ -185,4 +159,54 @@ def skeleton_problems(nb, lesson: str, kind: str) -> list[str]:
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
             problems.append(f"cell {i} carries outputs; notebooks are committed without them")
             break
+    return problems
+
+
+def _title_problems(nb, lesson: str, kind: str) -> list[str]:
+    title = nb.cells[_title_index(nb)] if nb.cells else None
+    if title is None or title.cell_type != "markdown" or not title.source.startswith("# "):
+        return ["the first cell must be a markdown title ('# Lesson NN: ...')"]
+    if colab_badge(lesson, kind) not in title.source:
+        return ["the title cell lacks this notebook's Colab badge (run `python -m course_utils.build`)"]
+    return []
+
+
+def _order(nb) -> dict[str, int | None]:
+    """Where each part of the skeleton is (None when missing), in the order they must come."""
+    code = lambda text: lambda c: c.cell_type == "code" and text in c.source  # noqa: E731
+    heading = lambda text: lambda c: c.cell_type == "markdown" and any(  # noqa: E731
+        ln.strip().lower().startswith(text) for ln in c.source.splitlines())
+    return {
+        "what you'll learn": _first(nb, heading("## what you'll learn")),
+        "setup cell": _first(nb, lambda c: c.cell_type == "code" and c.source.startswith(SETUP_MARKER)),
+        "versions (show_versions)": _first(nb, code("show_versions(")),
+        "device (show_device)": _first(nb, code("show_device(")),
+        "## Exercises": _first(nb, heading("## exercises")),
+        "## Summary": _first(nb, heading("## summary")),
+        "## Further reading": _first(nb, heading("## further reading")),
+    }
+
+
+def _exercise_problems(nb, kind: str, exercises_at: int | None) -> list[str]:
+    """At least 3 exercises, each labelled and inside '## Exercises'; in the generated notebooks,
+    a check cell after every exercise and prediction."""
+    problems = []
+    headed = [(i, c.source.strip().splitlines()[0]) for i, c in enumerate(nb.cells)
+              if c.cell_type == "markdown" and c.source.strip()
+              and re.match(r"^(###\s*Exercise|####\s*Predict)\b", c.source.strip())]
+    exercises = [(i, title) for i, title in headed if title.startswith("###") and "Exercise" in title]
+    if len(exercises) < 3:
+        problems.append(f"at least 3 exercises ('### Exercise ...' cells) are needed, found {len(exercises)}")
+    for i, title in exercises:
+        if not any(level in title for level in LEVELS):
+            problems.append(f"exercise '{title}' (cell {i}) has no level label (🐢, 🐕 or 🦁)")
+        if exercises_at is not None and i < exercises_at:
+            problems.append(f"exercise '{title}' (cell {i}) must be inside the '## Exercises' section")
+    if kind != "master":
+        checks = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "grader.check(" in c.source]
+        ends = [i for i, _ in headed[1:]] + [len(nb.cells)]
+        for (i, title), nxt in zip(headed, ends):
+            if not any(i < j < nxt for j in checks):
+                problems.append(f"'{title}' (cell {i}) has no check cell before the next question: "
+                                "give it tests in the master")
     return problems
