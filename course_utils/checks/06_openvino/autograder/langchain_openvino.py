@@ -1,3 +1,4 @@
+# generated from notebooks/masters/06_openvino.ipynb by python -m course_utils.build: edit the master
 from otter.test_files import test_case
 
 OK_FORMAT = False
@@ -7,21 +8,77 @@ points = 1
 all_or_nothing = True
 
 @test_case(points=None, hidden=False)
-def test_openvino_llm(openvino_llm, EXPORTED):
+def test_openvino_llm(openvino_llm, TINY_OV):
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
     from optimum.intel import OVModelForCausalLM
     from transformers import AutoTokenizer
-    made = openvino_llm(EXPORTED['int4'], max_new_tokens=6)
-    model = made.pipeline.model
-    assert type(model).__name__ == 'OVModelForCausalLM', "use backend='openvino'"
-    compiled = model.request.get_compiled_model()
-    assert str(compiled.get_property('PERFORMANCE_HINT')) == 'LATENCY', 'give ov_config through model_kwargs'
+    from course_utils.exercises import CheckTimedOut, answered, within
+    assert answered(openvino_llm), 'write openvino_llm first (its body is still `...`)'
+    hung = globals().setdefault('_hung_answers', set())
+    assert id(openvino_llm) not in hung, 'your function did not answer in time in an earlier check'
+    folder = Path(tempfile.mkdtemp(prefix='check-sampling-')) / 'model'
+    shutil.copytree(TINY_OV, folder)
+    settings = json.loads((folder / 'generation_config.json').read_text())
+    settings.update(do_sample=True, temperature=1.0, top_k=0)
+    (folder / 'generation_config.json').write_text(json.dumps(settings))
     prompt = '<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\n'
-    answer = made.invoke(prompt)
-    assert not answer.startswith('<|im_start|>'), 'return only the completion'
-    tokenizer = AutoTokenizer.from_pretrained(EXPORTED['int4'])
-    reference = OVModelForCausalLM.from_pretrained(EXPORTED['int4'])
+    hint = 'does your function wait for something (input(), a lock)?'
+    try:
+        llm = within(30, openvino_llm, str(folder), max_new_tokens=6, hint=hint)
+    except CheckTimedOut:
+        hung.add(id(openvino_llm))
+        raise
+    except Exception as err:
+        raise AssertionError(f"your function raised {type(err).__name__}: {str(err).strip()[:150]}. If it is about a device: OpenVINO's device goes to OVModelForCausalLM.from_pretrained (through model_kwargs with from_model_id), not to from_model_id's own `device`, which is PyTorch's") from None
+    assert type(llm).__name__ == 'HuggingFacePipeline', "return LangChain's HuggingFacePipeline"
+    assert type(llm.pipeline.model).__name__ == 'OVModelForCausalLM', "the pipeline's model is not an OpenVINO model: use backend='openvino' (or an OVModelForCausalLM)"
+    try:
+        answer = within(30, llm.invoke, prompt, hint=hint)
+    except CheckTimedOut:
+        hung.add(id(openvino_llm))
+        raise
+    assert isinstance(answer, str) and (not answer.startswith('<|im_start|>')), 'return only the completion: build the pipeline with return_full_text=False'
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    reference = OVModelForCausalLM.from_pretrained(folder)
     ids = tokenizer(prompt, return_tensors='pt')
-    out = reference.generate(**ids, max_new_tokens=6, do_sample=False)
-    expected = tokenizer.decode(out[0, ids['input_ids'].shape[1]:], skip_special_tokens=True)
-    assert answer == expected, 'greedy (do_sample=False), at most max_new_tokens new tokens'
+    greedy = reference.generate(**ids, max_new_tokens=32, do_sample=False)[0, ids['input_ids'].shape[1]:]
+    expected = tokenizer.decode(greedy[:6], skip_special_tokens=True)
+    if answer != expected:
+        longer = tokenizer.decode(greedy, skip_special_tokens=True)
+        assert not (answer and (longer.startswith(answer) or answer.startswith(expected))), 'greedy, but not the right length: pass max_new_tokens on to the pipeline'
+        raise AssertionError("not the greedy answer: this model's generation config samples, so set do_sample=False for the pipeline")
+
+@test_case(points=None, hidden=True)
+def test_openvino_llm_device(openvino_llm, TINY_OV):
+    from optimum.intel import OVModelForCausalLM
+    from transformers import AutoTokenizer
+    from course_utils.exercises import CheckTimedOut, within
+    hung = globals().setdefault('_hung_answers', set())
+    assert id(openvino_llm) not in hung, 'your function did not answer in time in an earlier check'
+    prompt = '<|im_start|>user\nName a planet.<|im_end|>\n<|im_start|>assistant\n'
+    hint = 'does your function wait for something (input(), a lock)?'
+    tokenizer = AutoTokenizer.from_pretrained(TINY_OV)
+    reference = OVModelForCausalLM.from_pretrained(TINY_OV)
+    ids = tokenizer(prompt, return_tensors='pt')
+    greedy = reference.generate(**ids, max_new_tokens=32, do_sample=False)[0, ids['input_ids'].shape[1]:]
+    try:
+        auto = within(30, openvino_llm, str(TINY_OV), device='AUTO', max_new_tokens=3, hint=hint)
+    except CheckTimedOut:
+        hung.add(id(openvino_llm))
+        raise
+    except Exception as err:
+        raise AssertionError(f"with device='AUTO' your function raised {type(err).__name__}: OpenVINO's device goes to OVModelForCausalLM.from_pretrained (through model_kwargs with from_model_id), not to from_model_id's own `device`, which is PyTorch's") from None
+    try:
+        short = within(30, auto.invoke, prompt, hint=hint)
+        default = within(30, openvino_llm, str(TINY_OV), hint=hint)
+        full = within(30, default.invoke, prompt, hint=hint)
+    except CheckTimedOut:
+        hung.add(id(openvino_llm))
+        raise
+    assert str(getattr(auto.pipeline.model, '_device', '')).upper() == 'AUTO', 'the model was not compiled for the device asked: give `device` to OVModelForCausalLM.from_pretrained'
+    assert short == tokenizer.decode(greedy[:3], skip_special_tokens=True), 'with max_new_tokens=3 the answer is not the 3-token greedy one: pass max_new_tokens on'
+    assert full == tokenizer.decode(greedy, skip_special_tokens=True), 'without max_new_tokens, the answer should be the greedy one with at most 32 new tokens (the default)'
 
