@@ -681,7 +681,11 @@ ONE_BY_ONE = """            for index, piece in enumerate(stream_text(body.promp
         '"".join(pieces)', '"".join(stream_text(body.prompt, body.max_new_tokens))')),
      "call stream_text(prompt, max_new_tokens) once"),
     # the prompt ignored: a fixed max_new_tokens
-    (streaming(ONE_BY_ONE.replace("body.max_new_tokens", "32")), "with the request's values"),
+    (streaming(ONE_BY_ONE.replace("body.max_new_tokens", "32")),
+     "with the request's prompt and max_new_tokens"),
+    # an async def endpoint looping over the blocking generator: the event loop waits with it (hidden)
+    (streaming(ONE_BY_ONE, endpoint="async def generate_stream(body: GenerateBody):"),
+     "do not loop over a blocking generator inside an async def endpoint"),
     # every piece collected before the first event (hidden)
     (streaming("""            collected = list(stream_text(body.prompt, body.max_new_tokens))
             for index, piece in enumerate(collected):
