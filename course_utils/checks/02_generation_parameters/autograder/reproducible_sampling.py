@@ -1,3 +1,4 @@
+# generated from notebooks/masters/02_generation_parameters.ipynb by python -m course_utils.build: edit the master
 from otter.test_files import test_case
 
 OK_FORMAT = False
@@ -7,21 +8,75 @@ points = 1
 all_or_nothing = True
 
 @test_case(points=None, hidden=False)
-def test_same_seed_same_text(sample_with_seed, generator):
-    first = sample_with_seed(generator, 'My favourite place is', 3)
-    assert isinstance(first, str) and first, 'return the generated text as a non-empty string'
-    assert not first.startswith('My favourite place is'), 'return only the new text: pass return_full_text=False'
-    again = sample_with_seed(generator, 'My favourite place is', 3)
-    assert again == first, f'the same seed gave two texts ({first!r} then {again!r}): seed right before generating, with transformers.set_seed(seed)'
+def test_same_seed_same_text(sample_with_seed):
+    import torch
+    from transformers import pipeline
+    from course_utils.exercises import within
+    from course_utils.models import tiny_model_path
+    pipe = pipeline('text-generation', model=str(tiny_model_path()), do_sample=False)
+    hint = 'does your function loop until something that never happens, or wait for a thread or a lock?'
+    prompt = 'My favourite place is'
+    torch.manual_seed(1234)
+    state = torch.get_rng_state()
+    first = within(15, sample_with_seed, pipe, prompt, 3, hint=hint)
+    assert isinstance(first, str) and first.strip(), 'return the new text as a non-empty string'
+    assert not first.startswith(prompt), 'return only the new text: pass return_full_text=False'
+    assert torch.equal(torch.get_rng_state(), state), "your function changed PyTorch's global random state, so the random draws of the rest of the program now depend on your seed: seed inside `with torch.random.fork_rng():`, or save the state first and restore it afterwards"
+    torch.rand(10)
+    other = within(15, sample_with_seed, pipe, prompt, 4, hint=hint)
+    again = within(15, sample_with_seed, pipe, prompt, 3, hint=hint)
+    assert again == first, 'seed 3 gave two different texts: seed inside your function, right before generating, with torch.manual_seed(seed) (or transformers.set_seed(seed))'
+    assert other != first, 'seeds 3 and 4 gave the same text: does your function use its seed, and does it sample? Pass do_sample=True: the pipeline your function is given decodes greedily unless told to sample'
 
 @test_case(points=None, hidden=False)
-def test_different_seeds_differ(sample_with_seed, generator):
-    texts = {sample_with_seed(generator, 'My favourite place is', s) for s in (1, 2, 3)}
-    assert len(texts) > 1, 'three seeds gave the same text: are you sampling (do_sample=True)?'
+def test_up_to_twenty_new_tokens(sample_with_seed):
+    from transformers import pipeline
+    from course_utils.exercises import within
+    from course_utils.models import tiny_model_path
+    pipe = pipeline('text-generation', model=str(tiny_model_path()), do_sample=False)
+    eos = pipe.model.generation_config.eos_token_id
+    eos = set(eos if isinstance(eos, list) else [eos])
+    runs = []
+    original = pipe.model.generate
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        ids = kwargs.get('input_ids', kwargs.get('inputs', args[0] if args else None))
+        for row in getattr(out, 'sequences', out):
+            new = row[ids.shape[-1]:].tolist()
+            runs.append((len(new), any((t in eos for t in new))))
+        return out
+    pipe.model.generate = spy
+    hint = 'does your function loop until something that never happens, or wait for a thread or a lock?'
+    for seed in (5, 6):
+        within(15, sample_with_seed, pipe, 'Once upon a time', seed, hint=hint)
+    assert runs, 'call the pipeline `generator` your function is given (the check watches its model)'
+    longest = max((n for n, _ in runs))
+    assert longest <= 20, f'{longest} new tokens were generated: stop at 20 with max_new_tokens=20'
+    short = [n for n, ended in runs if not ended and n < 20]
+    assert not short, f'generation stopped after {min(short)} new tokens although the model had not finished: up to 20 means 20 unless the model ends earlier. Use max_new_tokens=20 (max_length counts the prompt too)'
 
 @test_case(points=None, hidden=True)
-def test_sampling_is_not_greedy(sample_with_seed, generator):
-    greedy = generator('Once upon a time', do_sample=False, max_new_tokens=20, return_full_text=False)[0]['generated_text']
-    texts = [sample_with_seed(generator, 'Once upon a time', s) for s in (10, 11, 12)]
-    assert any((t != greedy for t in texts))
+def test_the_prompt_sampled_from_any_length(sample_with_seed):
+    from transformers import pipeline
+    from course_utils.exercises import within
+    from course_utils.models import tiny_model_path
+    pipe = pipeline('text-generation', model=str(tiny_model_path()), do_sample=False)
+    prompt = 'The old lighthouse keeper climbed the stairs every evening, and tonight, as the storm rolled in from the sea, he noticed'
+    sent, lengths = ([], [])
+    original = pipe.model.generate
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        ids = kwargs.get('input_ids', kwargs.get('inputs', args[0] if args else None))
+        sent.append(pipe.tokenizer.decode(ids[0], skip_special_tokens=True))
+        lengths.extend((len(row) - ids.shape[-1] for row in getattr(out, 'sequences', out)))
+        return out
+    pipe.model.generate = spy
+    hint = 'does your function loop until something that never happens, or wait for a thread or a lock?'
+    texts = [within(15, sample_with_seed, pipe, prompt, seed, hint=hint) for seed in (11, 12, 13)]
+    assert sent and all((s == prompt for s in sent)), 'send the prompt as it is: the seed chooses the random draws, it does not belong in the text'
+    assert lengths and max(lengths) <= 20 and (min(lengths) == 20), 'with a longer prompt your function does not generate 20 new tokens: use max_new_tokens=20 (max_length counts the prompt too)'
+    greedy = pipe(prompt, max_new_tokens=20, return_full_text=False)[0]['generated_text']
+    assert any((t.strip() != greedy.strip() for t in texts)), 'your texts are the greedy continuation: sample with do_sample=True'
 

@@ -1,0 +1,108 @@
+# generated from notebooks/masters/02_generation_parameters.ipynb by python -m course_utils.build: edit the master
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "stop_strings"
+points = 1
+all_or_nothing = True
+
+@test_case(points=None, hidden=False)
+def test_cuts_at_the_earliest_stop_string(reply_until, model, tokenizer):
+    import copy
+    import torch
+    from course_utils.exercises import within
+    question = 'Describe a forest.'
+    inputs = tokenizer.apply_chat_template([{'role': 'user', 'content': question}], add_generation_prompt=True, return_tensors='pt', return_dict=True).to(model.device)
+    with torch.inference_mode():
+        full = model.generate(**inputs, do_sample=False, max_new_tokens=30)[0, inputs['input_ids'].shape[1]:]
+    reply = tokenizer.decode(full, skip_special_tokens=True)
+    words = [w.strip('.,;:!?"\'()') for w in reply.split()]
+    candidates = [s for s in ['.', ',', ';', ':', '!', '?', '\n'] + [w for w in words if len(w) >= 4] if reply.find(s) >= 8]
+    candidates = sorted(dict.fromkeys(candidates), key=reply.find)
+    early = candidates[0]
+    late = next((s for s in candidates[1:] if reply.find(s) > reply.find(early) + len(early) and early not in s and (s not in early)), '§§')
+    expected = reply[:reply.find(early)].strip()
+    needed = next((k for k in range(1, len(full) + 1) if early in tokenizer.decode(full[:k], skip_special_tokens=True)))
+    produced = []
+    original_generate = model.generate
+
+    def spy(*args, **kwargs):
+        out = original_generate(*args, **kwargs)
+        ids = kwargs.get('input_ids', kwargs.get('inputs', args[0] if args else None))
+        produced.append(getattr(out, 'sequences', out).shape[-1] - ids.shape[-1])
+        return out
+    saved_config = copy.deepcopy(model.generation_config)
+    model.generate = spy
+    hint = 'does your function loop until something that never happens, or wait for a thread or a lock?'
+    try:
+        for stop in ([early], [late, early]):
+            got = within(60, reply_until, model, tokenizer, question, stop, hint=hint)
+            assert isinstance(got, str), 'return the reply as a string'
+            assert early not in got, f"with stop={stop!r} your reply still contains {early!r}: stop at the stop string that comes first in the text, whatever its place in the list, and cut just before it (OpenAI's convention drops it)"
+            assert reply.strip().startswith(got.strip()), 'your reply is not the start of the greedy answer: apply the chat template with add_generation_prompt=True, pass do_sample=False, and decode only the new tokens with skip_special_tokens=True'
+            assert got.strip() == expected, f'with stop={stop!r} your reply ends too early: cut at the stop string that comes first in the text, and nowhere else'
+        changed = model.generation_config.to_diff_dict() != saved_config.to_diff_dict()
+    finally:
+        del model.generate
+        model.generation_config = saved_config
+    assert not changed, 'your function changed model.generation_config, which changes every later generate() call: pass the settings to generate() instead'
+    assert produced, 'call model.generate() (the check watches it)'
+    assert max(produced) <= needed, f'generate() produced {max(produced)} new tokens: it should stop as soon as a stop string is complete. Pass stop_strings=stop with tokenizer=tokenizer (or a StopStringCriteria) instead of cutting a longer text afterwards'
+
+@test_case(points=None, hidden=True)
+def test_no_stop_string_and_sampling_defaults(reply_until, model, tokenizer):
+    import copy
+    import torch
+    from course_utils.exercises import within
+    question = 'What is a lighthouse for?'
+    inputs = tokenizer.apply_chat_template([{'role': 'user', 'content': question}], add_generation_prompt=True, return_tensors='pt', return_dict=True).to(model.device)
+    with torch.inference_mode():
+        full = model.generate(**inputs, do_sample=False, max_new_tokens=30)[0, inputs['input_ids'].shape[1]:]
+    reply = tokenizer.decode(full, skip_special_tokens=True).strip()
+    words = [w.strip('.,;:!?') for w in reply.split() if len(w.strip('.,;:!?')) >= 4]
+    stop = words[len(words) // 2] if words else reply.split()[-1]
+    hint = 'does your function loop until something that never happens, or wait for a thread or a lock?'
+    original_config = copy.deepcopy(model.generation_config)
+    try:
+        got = within(60, reply_until, model, tokenizer, question, ['§§', '@@@'], hint=hint)
+        model.generation_config = copy.deepcopy(original_config)
+        model.generation_config.do_sample, model.generation_config.temperature = (True, 1.5)
+        sampled = within(60, reply_until, model, tokenizer, question, [stop], hint=hint)
+    finally:
+        model.generation_config = original_config
+    assert isinstance(got, str), 'return the reply as a string, also when no stop string occurs'
+    assert got.strip() == reply, 'when no stop string occurs, return the whole reply: up to 30 new tokens, special tokens skipped, stripped'
+    assert isinstance(sampled, str) and sampled.strip() == reply[:reply.find(stop)].strip(), "when the model's generation_config samples, your reply changes: pass do_sample=False so that you decode greedily whatever the defaults"
+
+@test_case(points=None, hidden=True)
+def test_inputs_on_the_model_device(reply_until, model, tokenizer):
+    import copy
+    import torch
+    from transformers import AutoModelForCausalLM
+    from course_utils.exercises import within
+    with torch.device('meta'):
+        elsewhere = AutoModelForCausalLM.from_config(model.config)
+    elsewhere.generation_config = copy.deepcopy(model.generation_config)
+    seen = []
+
+    class Reached(Exception):
+        pass
+
+    def spy(*args, **kwargs):
+        ids = kwargs.get('input_ids', kwargs.get('inputs', args[0] if args else None))
+        seen.append(getattr(ids, 'device', None))
+        raise Reached
+    elsewhere.generate = spy
+    hint = 'does your function loop until something that never happens, or wait for a thread or a lock?'
+    try:
+        within(60, reply_until, elsewhere, tokenizer, 'Describe a forest.', ['.'], hint=hint)
+    except Reached:
+        pass
+    except Exception as err:
+        if 'device' in str(err) or 'meta' in str(err):
+            raise AssertionError("with the model on another device your code fails: put the inputs on the model's device with .to(model.device)") from None
+        raise
+    assert seen, 'call model.generate() on the model your function is given'
+    assert seen[0] is not None and seen[0].type == 'meta', f"your inputs are on {seen[0]}, the model on another device: on a GPU generate() fails with 'Expected all tensors to be on the same device'. Move them with .to(model.device)"
+
