@@ -9,11 +9,12 @@ all_or_nothing = True
 @test_case(points=None, hidden=False)
 def test_one_batch_in_order(answer_all):
     from langchain_core.runnables import Runnable
+    from course_utils.exercises import answered, within
 
     class Recorder(Runnable):
 
         def __init__(self):
-            self.batches, self.invokes = ([], 0)
+            self.batches, self.configs, self.invokes = ([], [], 0)
 
         def invoke(self, value, config=None, **kwargs):
             self.invokes += 1
@@ -21,10 +22,14 @@ def test_one_batch_in_order(answer_all):
 
         def batch(self, values, config=None, **kwargs):
             self.batches.append(list(values))
-            return [f"  {v['question'].upper()}\n" for v in values]
+            self.configs.append(config)
+            return [f"  {v['question'].upper()}\n" if isinstance(v, dict) else '?' for v in values]
+    assert answered(answer_all), 'write answer_all first: its body is still `...`'
     recorder = Recorder()
-    answers = answer_all(recorder, ['a', 'b', 'c'])
-    assert recorder.invokes == 0 and len(recorder.batches) == 1, 'use one chain.batch([...]) call, not invoke per question'
-    assert recorder.batches[0] == [{'question': 'a'}, {'question': 'b'}, {'question': 'c'}], "pass one {'question': ...} dict per question"
-    assert answers == ['A', 'B', 'C'], 'return the answers in order, stripped'
+    answers = within(10, answer_all, recorder, ['b?', 'c?', 'a?'], hint='does answer_all loop?')
+    assert recorder.invokes == 0, 'use one chain.batch([...]) call, not invoke() per question'
+    assert len(recorder.batches) == 1, 'send every question in one chain.batch([...]) call (you made %d)' % len(recorder.batches)
+    assert recorder.batches[0] == [{'question': 'b?'}, {'question': 'c?'}, {'question': 'a?'}], "pass one {'question': ...} dict per question, in the questions' order"
+    assert isinstance(answers, list), 'return a list of answers'
+    assert answers == ['B?', 'C?', 'A?'], "return the answers in the questions' order, surrounding whitespace (spaces, new lines) stripped"
 
