@@ -284,6 +284,17 @@ def ask(base_url, question, max_tokens=32):
     assert_caught("openai_client", source, "with the openai package")
 
 
+def test_a_stream_read_to_its_first_piece_is_caught():
+    source = '''
+def ask(base_url, question, max_tokens=32):
+    client = OpenAI(base_url=f"{base_url}/v1", api_key="x")
+    stream = client.chat.completions.create(model="m", stream=True, temperature=0, max_tokens=max_tokens,
+                                            messages=[{"role": "user", "content": question}])
+    return next(iter(stream)).choices[0].delta.content
+'''
+    assert_caught("openai_client", source, "return the reply's text")
+
+
 def test_the_default_budget_is_checked():
     source = ask_with(("def ask(base_url, question, max_tokens=32):",
                        "def ask(base_url, question, max_tokens=64):"))

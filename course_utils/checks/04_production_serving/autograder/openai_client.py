@@ -31,7 +31,10 @@ def test_sends_one_greedy_user_message(ask):
             if body.get('stream'):
 
                 def events():
-                    for delta, finish in [({'role': 'assistant', 'content': REPLY}, None), ({}, 'stop')]:
+                    pieces = [REPLY[:9], REPLY[9:30], REPLY[30:]]
+                    deltas = [{'role': 'assistant', 'content': pieces[0]}]
+                    deltas += [{'content': piece} for piece in pieces[1:]]
+                    for delta, finish in [(d, None) for d in deltas] + [({}, 'stop')]:
                         choice = {'index': 0, 'delta': delta, 'finish_reason': finish}
                         chunk = {'id': 'chatcmpl-1', 'object': 'chat.completion.chunk', 'created': 0, 'model': 'recorder', 'choices': [choice]}
                         yield f'data: {json.dumps(chunk)}\n\n'
@@ -94,7 +97,10 @@ def test_other_questions_and_the_default_budget(ask):
             if body.get('stream'):
 
                 def events():
-                    for delta, finish in [({'role': 'assistant', 'content': REPLY}, None), ({}, 'stop')]:
+                    pieces = [REPLY[:9], REPLY[9:30], REPLY[30:]]
+                    deltas = [{'role': 'assistant', 'content': pieces[0]}]
+                    deltas += [{'content': piece} for piece in pieces[1:]]
+                    for delta, finish in [(d, None) for d in deltas] + [({}, 'stop')]:
                         choice = {'index': 0, 'delta': delta, 'finish_reason': finish}
                         chunk = {'id': 'chatcmpl-1', 'object': 'chat.completion.chunk', 'created': 0, 'model': 'recorder', 'choices': [choice]}
                         yield f'data: {json.dumps(chunk)}\n\n'

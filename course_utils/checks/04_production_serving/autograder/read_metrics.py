@@ -39,9 +39,9 @@ def test_this_servers_page(read_metrics):
     assert empty['requests'] == 0, "before any request, requests is 0 on this server's page (is a `_created` timestamp read as a count?)"
     assert empty['mean_duration_s'] is None, 'no request yet: mean_duration_s is None, not a division by zero'
     assert empty['failures'] == 0 and empty['overloaded'] == 0, 'no failures yet: 0'
-    assert got['requests'] == 3, "this server's page: 3 requests (its counters end in _total, and each has a _created timestamp)"
-    assert got['failures'] == 2 and got['overloaded'] == 0, 'this server\'s page: 2 failures (empty prompts), none of them err="overloaded"'
-    assert got['mean_duration_s'] is not None and got['mean_duration_s'] > 0, 'the mean duration of the 3 requests'
+    assert got['requests'] == 3, "requests on this server's page: the number of requests the check sent (here counters end in _total, and each has a _created timestamp)"
+    assert got['failures'] == 2 and got['overloaded'] == 0, 'failures on this server\'s page: the check\'s empty prompts were refused, none of them err="overloaded"'
+    assert got['mean_duration_s'] is not None and got['mean_duration_s'] > 0, "mean_duration_s on this server's page: the duration's _sum divided by its _count"
     assert got['queue_size'] == 0, 'queue_size: nothing is waiting'
 
 @test_case(points=None, hidden=True)
@@ -50,10 +50,10 @@ def test_pages_without_failures_or_requests(read_metrics):
     got = read_metrics(tgi_start)
     assert got['failures'] == 0 and got['overloaded'] == 0, 'a page without any tgi_request_failure line: failures and overloaded are 0'
     assert got['mean_duration_s'] is None, 'a duration count of 0: mean_duration_s is None'
-    assert got['queue_size'] == 2 and got['requests'] == 0, 'queue_size 2 and requests 0 on this page'
+    assert got['queue_size'] == 2 and got['requests'] == 0, 'a TGI page before any request: requests from tgi_request_count, queue_size from tgi_queue_size'
     ours = '# HELP tgi_request_count_total Requests received\n# TYPE tgi_request_count_total counter\ntgi_request_count_total 9.0\n# HELP tgi_request_count_created Requests received\n# TYPE tgi_request_count_created gauge\ntgi_request_count_created 1.7e+09\n# HELP tgi_request_failure_total Failed requests, by kind\n# TYPE tgi_request_failure_total counter\ntgi_request_failure_total{err="overloaded"} 4.0\ntgi_request_failure_total{err="validation"} 1.0\n# HELP tgi_request_failure_created Failed requests, by kind\n# TYPE tgi_request_failure_created gauge\ntgi_request_failure_created{err="overloaded"} 1.7e+09\ntgi_request_failure_created{err="validation"} 1.7e+09\n# TYPE tgi_queue_size gauge\ntgi_queue_size 5.0\n# TYPE tgi_request_duration histogram\ntgi_request_duration_bucket{le="+Inf"} 4.0\ntgi_request_duration_count 4.0\ntgi_request_duration_sum 6.0\n'
     got = read_metrics(ours)
     assert got['requests'] == 9, 'requests: the count, not the _created timestamp'
     assert got['failures'] == 5 and got['overloaded'] == 4, 'failures and overloaded: the _total samples, not the _created timestamps'
-    assert got['mean_duration_s'] == 1.5 and got['queue_size'] == 5, 'mean duration 6 / 4; queue 5'
+    assert got['mean_duration_s'] == 1.5 and got['queue_size'] == 5, "mean_duration_s: the duration's _sum divided by its _count; queue_size: the gauge's value"
 

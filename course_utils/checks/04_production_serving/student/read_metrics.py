@@ -39,8 +39,8 @@ def test_this_servers_page(read_metrics):
     assert empty['requests'] == 0, "before any request, requests is 0 on this server's page (is a `_created` timestamp read as a count?)"
     assert empty['mean_duration_s'] is None, 'no request yet: mean_duration_s is None, not a division by zero'
     assert empty['failures'] == 0 and empty['overloaded'] == 0, 'no failures yet: 0'
-    assert got['requests'] == 3, "this server's page: 3 requests (its counters end in _total, and each has a _created timestamp)"
-    assert got['failures'] == 2 and got['overloaded'] == 0, 'this server\'s page: 2 failures (empty prompts), none of them err="overloaded"'
-    assert got['mean_duration_s'] is not None and got['mean_duration_s'] > 0, 'the mean duration of the 3 requests'
+    assert got['requests'] == 3, "requests on this server's page: the number of requests the check sent (here counters end in _total, and each has a _created timestamp)"
+    assert got['failures'] == 2 and got['overloaded'] == 0, 'failures on this server\'s page: the check\'s empty prompts were refused, none of them err="overloaded"'
+    assert got['mean_duration_s'] is not None and got['mean_duration_s'] > 0, "mean_duration_s on this server's page: the duration's _sum divided by its _count"
     assert got['queue_size'] == 0, 'queue_size: nothing is waiting'
 
