@@ -1,0 +1,123 @@
+"""``python -m course_utils.server``: serve the course model (``--help`` lists the options)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from .auth import exposure_warning
+from .engine import MAX_NEW_TOKENS_LIMIT, SCHEDULERS
+from .limits import MAX_BODY_BYTES
+
+log = logging.getLogger("course_utils.server")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m course_utils.server",
+        description="Serve the course model over HTTP (TGI and OpenAI APIs).",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", help="model folder or hub id (default: the course model)")
+    p.add_argument("--naive", action="store_true", help="serve the tutorial version instead")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=MAX_NEW_TOKENS_LIMIT,
+        help="largest max_new_tokens a request may ask for",
+    )
+    p.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default="step",
+        help="step: requests join the running batch at the next step (default); static: a batch "
+        "starts when full or after --max-wait-ms, and runs to its end",
+    )
+    p.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=16,
+        help="most requests generated together (1: one at a time; default 16)",
+    )
+    p.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=50.0,
+        help="static scheduler: how long a batch waits to fill before it starts (default 50)",
+    )
+    p.add_argument(
+        "--max-concurrent-requests",
+        type=int,
+        default=64,
+        help="requests queued or running; more get 429 at once (default 64)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=120.0,
+        help="seconds a request may take, waiting included (default 120)",
+    )
+    p.add_argument("--api-key", help="require `Authorization: Bearer KEY` (default: no key)")
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=MAX_BODY_BYTES,
+        help=f"larger request bodies get 413 (default {MAX_BODY_BYTES})",
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser origin allowed to call the server, e.g. http://localhost:3000 "
+        "(repeatable; default none: CORS off)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    import uvicorn
+
+    from ..models import ModelNotAvailable
+    from .app import create_app
+    from .engine import Engine
+    from .naive import create_naive_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    warning = exposure_warning(args.host, args.api_key)
+    if warning:
+        log.warning(warning)
+    try:
+        started = time.perf_counter()
+        engine = Engine(
+            args.model,
+            max_new_tokens_limit=args.max_new_tokens,
+            max_batch_size=1 if args.naive else args.max_batch_size,
+            scheduler=args.scheduler,
+            max_wait_ms=args.max_wait_ms,
+            max_concurrent_requests=args.max_concurrent_requests,
+            request_timeout=args.request_timeout,
+        )
+    except ModelNotAvailable as err:
+        print(f"error: {err}")
+        return 1
+    log.info(
+        "model %s loaded in %.1f s (%s scheduler)",
+        engine.model_id,
+        time.perf_counter() - started,
+        engine.scheduler,
+    )
+    app = (
+        create_naive_app(engine)
+        if args.naive
+        else create_app(
+            engine, api_key=args.api_key, max_body_bytes=args.max_body_bytes, cors_origins=args.cors_origin
+        )
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
