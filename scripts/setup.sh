@@ -69,7 +69,7 @@ if [ "${SKIP_OPENVINO:-0}" != "1" ]; then
   else
     echo "==> .venv-openvino already installed"
   fi
-  # Register its kernel inside .venv, where JupyterLab, nbmake and the grader look for kernels.
+  # Register its kernel inside .venv, where JupyterLab and the grader look for kernels.
   # (ipykernel warns that .venv is not on .venv-openvino's own kernel path: true, and intended.)
   .venv-openvino/bin/python -m ipykernel install --prefix "$PWD/.venv" --name course-openvino \
     --display-name "Python 3 (course-openvino: lesson 06)" > /dev/null 2>&1 \

@@ -195,7 +195,7 @@ def test_notebooks_are_in_sync_with_their_masters():
 def test_build_names_an_unknown_lesson():
     done = subprocess.run([sys.executable, "-m", "course_utils.build", "99_nothing", "--check"],
                           capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 2 and "no master notebook for 99_nothing" in done.stderr
+    assert done.returncode == 2 and "no single master notebook for 99_nothing" in done.stderr
 
 
 def test_solutions_keep_code_and_lose_markers():
@@ -273,3 +273,12 @@ def test_the_openvino_kernel_has_optimum_intel_and_the_course_helpers():
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-800:]
     assert json.loads(done.stdout).startswith("5.5"), "optimum-intel 2.2.0 needs transformers<5.6"
+
+
+def test_build_takes_a_lesson_number():
+    done = subprocess.run([sys.executable, "-m", "course_utils.build", "03", "--check"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ambiguous = subprocess.run([sys.executable, "-m", "course_utils.build", "0", "--check"],
+                               capture_output=True, text=True, cwd=ROOT)
+    assert ambiguous.returncode == 2 and "give a lesson's name or number" in ambiguous.stderr

@@ -18,44 +18,40 @@ from course_utils.exercises import (
     within,
 )
 
-LESSON = "01_pipeline_basics"
+LESSON = "04_production_serving"  # its pick_config check is a pure function: quick to try
 
 
-def _reply_output(text):
-    return [{"generated_text": [{"role": "user", "content": "q"},
-                                {"role": "assistant", "content": text}]}]
+def _fastest(rows, max_p95_s):
+    fine = [r for r in rows if r["errors"] == 0 and r["latency_p95_s"] is not None
+            and r["latency_p95_s"] <= max_p95_s]
+    return max(fine, key=lambda r: r["tokens_per_s"])["server"] if fine else None
 
 
 def test_every_lesson_has_checks():
-    assert LESSON in lesson_names()
+    assert LESSON in lesson_names() and "01_pipeline_basics" in lesson_names()
 
 
 def test_check_reports_without_stopping():
     checker = ExerciseChecker(LESSON)
-    env = {"reply_text": lambda output: "wrong", "generator": lambda *a, **k: _reply_output("x")}
-    result = checker.check("chat_reply", global_env=env)
+    result = checker.check("pick_config", global_env={"pick_config": lambda rows, limit: rows[0]})
     assert not result.passed
-    assert "the reply is the content of the last message" in repr(result)
+    assert "return the row's `server` (a string), not the row" in repr(result)
 
 
 def test_check_passes_a_right_answer():
-    checker = ExerciseChecker(LESSON)
-    env = {"reply_text": lambda output: output[0]["generated_text"][-1]["content"],
-           "generator": lambda *a, **k: _reply_output("four")}
-    assert checker.check("chat_reply", global_env=env).passed
+    assert ExerciseChecker(LESSON).check("pick_config", global_env={"pick_config": _fastest}).passed
 
 
 def test_strict_checks_raise(monkeypatch):
     monkeypatch.setenv("COURSE_STRICT_CHECKS", "1")
     checker = ExerciseChecker(LESSON)
-    with pytest.raises(AssertionError, match="chat_reply"):
-        checker.check("chat_reply", global_env={"reply_text": lambda output: None,
-                                                "generator": lambda *a, **k: _reply_output("x")})
+    with pytest.raises(AssertionError, match="pick_config"):
+        checker.check("pick_config", global_env={"pick_config": lambda rows, limit: None})
 
 
 def test_check_cells_do_nothing_while_grading(monkeypatch):
     monkeypatch.setenv(GRADING_ENV, "1")
-    assert ExerciseChecker(LESSON).check("chat_reply", global_env={}) is None
+    assert ExerciseChecker(LESSON).check("pick_config", global_env={}) is None
 
 
 def test_unknown_lesson_names_the_fix():
@@ -64,8 +60,8 @@ def test_unknown_lesson_names_the_fix():
 
 
 def test_a_missing_name_says_which_cell_to_run():
-    result = ExerciseChecker(LESSON).check("chat_reply", global_env={})
-    assert "`reply_text` is not defined: run the cell that defines it" in repr(result)
+    result = ExerciseChecker(LESSON).check("pick_config", global_env={})
+    assert "`pick_config` is not defined: run the cell that defines it" in repr(result)
 
 
 @pytest.mark.parametrize("lesson", lesson_names())
@@ -82,7 +78,7 @@ def test_test_files_are_read_as_otter_reads_them(lesson):
 
 def test_checks_do_not_import_otter():
     code = ("import sys; from course_utils.exercises import ExerciseChecker; "
-            f"ExerciseChecker({LESSON!r}).check('chat_reply', global_env={{}}); "
+            f"ExerciseChecker({LESSON!r}).check('pick_config', global_env={{}}); "
             "print('otter' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "False", done.stderr[-500:]

@@ -435,6 +435,27 @@ TOP_P_WRONG = {
         filtered[order[remove]] = float("-inf")
         return filtered
         """, "the nucleus is never empty"),
+    "the tensor itself at top_p=1": (TOP_P_HEAD + """
+        if top_p == 1:
+            return logits
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = sorted_logits.softmax(-1)
+        remove = probs.cumsum(-1) - probs >= top_p
+        filtered = logits.clone()
+        filtered[order[remove]] = float("-inf")
+        return filtered
+        """, "return a copy"),
+    "TGI's rule: top_p=1 refused": ("""
+        def top_p_filter(logits, top_p):
+            if not 0 < top_p < 1:
+                raise ValueError("top_p must be > 0.0 and < 1.0")
+            sorted_logits, order = torch.sort(logits, descending=True)
+            probs = sorted_logits.softmax(-1)
+            remove = probs.cumsum(-1) - probs >= top_p
+            filtered = logits.clone()
+            filtered[order[remove]] = float("-inf")
+            return filtered
+        """, "top_p=1 is allowed"),
     "calls TopPLogitsWarper": (TOP_P_HEAD + """
         return TopPLogitsWarper(top_p)(None, logits[None])[0]
         """, "not to call TopPLogitsWarper"),
@@ -705,6 +726,26 @@ STOP_WRONG = {
             found = [reply.find(s) for s in stop if s in reply]
             return reply[:min(found)].strip() if found else reply.strip()
         """, ".to(model.device)"),
+    "min() of find() counts a missing stop string as -1": ("""
+        def reply_until(model, tokenizer, question, stop):
+            inputs = tokenizer.apply_chat_template([{"role": "user", "content": question}],
+                add_generation_prompt=True, return_tensors="pt", return_dict=True).to(model.device)
+            out = model.generate(**inputs, do_sample=False, max_new_tokens=30, stop_strings=stop,
+                                 tokenizer=tokenizer)
+            reply = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            return reply[:min(reply.find(s) for s in stop)].strip()
+        """, "when no stop string occurs, return the whole reply"),
+    "moves the model to the CPU": ("""
+        def reply_until(model, tokenizer, question, stop):
+            model = model.to("cpu")
+            inputs = tokenizer.apply_chat_template([{"role": "user", "content": question}],
+                add_generation_prompt=True, return_tensors="pt", return_dict=True)
+            out = model.generate(**inputs, do_sample=False, max_new_tokens=30, stop_strings=stop,
+                                 tokenizer=tokenizer)
+            reply = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            found = [reply.find(s) for s in stop if s in reply]
+            return reply[:min(found)].strip() if found else reply.strip()
+        """, "never move the model itself"),
     "edits model.generation_config": ("""
         def reply_until(model, tokenizer, question, stop):
             model.generation_config.stop_strings = list(stop)

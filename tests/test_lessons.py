@@ -56,8 +56,8 @@ def _source(cell):
 
 
 def _code(text):
-    return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-            "source": text}
+    return {"cell_type": "code", "id": f"added-{abs(hash(text)) % 10**8}", "metadata": {},
+            "execution_count": None, "outputs": [], "source": text}
 
 
 def _answers(nb) -> list[tuple[int, str]]:
@@ -77,27 +77,26 @@ def broken_submissions(folder: Path) -> dict[str, tuple]:
     student, solutions = _cells(FIRST, "student"), _cells(FIRST, "solutions")
     answers = _answers(solutions)
     questions = sorted({q for _, q in answers})
-    first, last = answers[0][1], answers[-1][1]
+    first, middle, last = answers[0][1], answers[len(answers) // 2][1], answers[-1][1]
     full = dict.fromkeys(questions, 1.0)
-    # the last answer left blank, the first check cell deleted, a printed score, grader replaced
-    wrong = copy.deepcopy(solutions)
+    # One submission, several faults: an answer cell that never ends (stopped at --cell-timeout,
+    # the rest still runs), the last answer left blank, a check cell deleted (its question is
+    # graded anyway), a printed score and a replaced grader (both ignored).
+    faults = copy.deepcopy(solutions)
     for index, question in answers:
         if question == last:
-            wrong["cells"][index] = student["cells"][index]
-    wrong["cells"] = [c for c in wrong["cells"] if _source(c) != f'grader.check("{first}")']
-    wrong["cells"] += [_code(f'print("score: {len(questions)}/{len(questions)}")'),
-                       _code("grader = None  # no checks for me")]
-    # an answer cell that never ends: stopped at --cell-timeout, the rest still runs
-    loop = copy.deepcopy(solutions)
+            faults["cells"][index] = student["cells"][index]
     index = next(i for i, q in answers if q == first)
-    loop["cells"][index]["source"] = "while True:\n    pass\n" + _source(loop["cells"][index])
+    faults["cells"][index]["source"] = "while True:\n    pass\n" + _source(faults["cells"][index])
+    faults["cells"] = [c for c in faults["cells"] if _source(c) != f'grader.check("{middle}")']
+    faults["cells"] += [_code(f'print("score: {len(questions)}/{len(questions)}")'),
+                        _code("grader = None  # no checks for me")]
     dies = copy.deepcopy(student)
     dies["cells"].insert(8, _code("import os\nos._exit(1)"))
     unknown = copy.deepcopy(student)
     unknown["metadata"].pop("otter")
     made = {
-        "01_blank_last_answer_fake_score.ipynb": (wrong, {**full, last: 0.0}, "ok"),
-        "01_endless_answer_cell.ipynb": (loop, {**full, first: 0.0}, "ok"),
+        "01_faults.ipynb": (faults, {**full, first: 0.0, last: 0.0}, "ok"),
         "01_kernel_dies.ipynb": (dies, dict.fromkeys(questions, 0.0), "the kernel died in cell 8"),
         "homework.ipynb": (unknown, None, "unknown lesson"),
     }
@@ -106,7 +105,7 @@ def broken_submissions(folder: Path) -> dict[str, tuple]:
     (folder / "01_not_json.ipynb").write_text("{this is not a notebook")
     expected = {name: tuple(rest) for name, (_nb, *rest) in made.items()}
     expected["01_not_json.ipynb"] = (None, "not a notebook")
-    return expected, first
+    return expected, middle
 
 
 def test_blank_notebooks_and_broken_submissions_graded_into_one_csv(tmp_path, notebook_seconds):
@@ -114,7 +113,7 @@ def test_blank_notebooks_and_broken_submissions_graded_into_one_csv(tmp_path, no
     (folder / "class").mkdir(parents=True)
     for lesson in LESSONS:
         (folder / "class" / f"{lesson}.ipynb").write_text(json.dumps(_cells(lesson, "student")))
-    expected, first = broken_submissions(folder) if FIRST in LESSONS else ({}, None)
+    expected, middle = broken_submissions(folder) if FIRST in LESSONS else ({}, None)
     done = subprocess.run([sys.executable, "-m", "course_utils.grade", str(folder), "--csv",
                            str(tmp_path / "grades.csv"), "--quiet", "--cell-timeout", "40"],
                           capture_output=True, text=True, cwd=ROOT)
@@ -138,7 +137,6 @@ def test_blank_notebooks_and_broken_submissions_graded_into_one_csv(tmp_path, no
         else:
             assert row["total"] == "", (name, row)
     if expected:
-        notes = rows["01_blank_last_answer_fake_score.ipynb"]["notes"]
-        assert f"check cell deleted or edited for {first}" in notes, notes
-        notes = rows["01_endless_answer_cell.ipynb"]["notes"]
-        assert "raised CellTimeout: stopped after" in notes, notes
+        notes = rows["01_faults.ipynb"]["notes"]
+        assert f"check cell deleted or edited for {middle}" in notes, notes
+        assert "raised CellTimeout: stopped after 40 s" in notes, notes

@@ -72,9 +72,9 @@ def _health_waits_for_the_generation(app, engine) -> bool:
     return waited
 
 
-@pytest.fixture(scope="module")
-def real_engine(course_model_dir):
-    engine = Engine(str(course_model_dir))
+@pytest.fixture
+def real_engine(course_model_dir):  # one per test: a test that fails leaves nothing behind
+    engine = Engine(str(course_model_dir), request_timeout=60)
     yield engine
     engine.close()
 

@@ -139,3 +139,12 @@ def test_validation_turns_json_integers_into_floats():
     for name in ("temperature", "top_p", "repetition_penalty", "frequency_penalty", "presence_penalty"):
         assert type(getattr(params, name)) is float, name
     assert type(params.logit_bias[3]) is float
+
+
+@pytest.mark.parametrize("temperature", [5e-324, 1e-300, 1e-8])
+def test_a_tiny_temperature_samples_the_top_token_instead_of_nan(temperature):
+    # found by the fuzzer: logits / 5e-324 overflowed to inf, softmax gave NaN, multinomial raised
+    scores = logits([-3.0, 2.0, 1.5, -1.0, 0, 0, 0, 0], [-5.0, -4.0, -6.0, -4.5, -7, -7, -7, -7])
+    params = SamplingParams(do_sample=True, temperature=temperature, seed=1)
+    choices = Sampler().sample(scores, rows(params, params))
+    assert [c.id for c in choices] == [1, 1]

@@ -1,13 +1,21 @@
 """Compare servers under the same load: lesson 04's benchmark, in a notebook or as one command.
 
     python -m course_utils.bench.benchmark [--servers naive reference-1 reference-16 transformers-cb]
-        [--clients 1 4 16] [--duration 20] [--max-tokens 64] [--json PATH]
+        [--clients 1 4 16] [--rates 2 8] [--duration 20] [--max-tokens 64 | --max-tokens 16:256]
+        [--json PATH]
 
 Each server runs alone, as its own process, on the course model in the dtype the course picks for
 this machine: ``naive`` (lesson 03's tutorial server), ``reference-N`` (the reference server
-batching up to N requests; ``reference-1``: no batching), ``transformers-cb`` and
+batching up to N requests with the step scheduler; ``reference-1``: no batching),
+``reference-static-N`` (static batches of up to N requests), ``transformers-cb`` and
 ``transformers`` (``transformers serve`` with and without continuous batching). Each is warmed up
-with one request, loaded by ``course_utils.bench.loadtest`` for each number of clients, and stopped.
+with one request, loaded by ``course_utils.bench.loadtest`` for each number of clients (closed
+loop) and each rate (open loop: Poisson arrivals, requests per second), and stopped. Without
+``--rates`` the clients default to 1 4 16; with ``--rates`` only the clients you name run too.
+``--max-tokens LO:HI`` draws each request's budget from LO..HI: replies of mixed lengths.
+
+A server that goes ``--stall-seconds`` (default 10) without sending a single token while requests
+wait is shown as ``STALLED`` in its row instead of a throughput.
 """
 
 from __future__ import annotations
@@ -20,11 +28,11 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .loadtest import course_token_counter, run
+from .loadtest import course_token_counter, parse_max_tokens, run
 
 SERVERS = ["naive", "reference-1", "reference-16", "transformers-cb"]
-COLUMNS = ("clients", "requests", "errors", "tokens_per_s", "latency_p50_s", "latency_p95_s",
-           "ttft_p50_s", "ttft_p95_s")
+COLUMNS = ("mode", "clients", "offered_rate", "requests", "refused", "errors", "tokens_per_s",
+           "latency_p50_s", "latency_p95_s", "ttft_p50_s", "ttft_p95_s", "stalled", "longest_gap_s")
 
 
 def server_command(name: str, model: str, dtype: str, port: int) -> tuple[list[str], str]:
@@ -32,15 +40,19 @@ def server_command(name: str, model: str, dtype: str, port: int) -> tuple[list[s
     serve = [sys.executable, "-m", "course_utils.server", "--model", model, "--port", str(port)]
     transformers = [sys.executable, "-m", "transformers.cli.transformers", "serve", model,
                     "--dtype", dtype, "--port", str(port)]
+    size = name.rsplit("-", 1)[-1]
     if name == "naive":
         return serve + ["--naive"], "naive"
+    if name.startswith("reference-static-") and size.isdigit():
+        return serve + ["--scheduler", "static", "--max-batch-size", size], "openai"
     if name.startswith("reference-") and name.split("-", 1)[1].isdigit():
-        return serve + ["--max-batch-size", name.split("-", 1)[1]], "openai"
+        return serve + ["--max-batch-size", size], "openai"
     if name == "transformers-cb":
         return transformers + ["--continuous-batching"], "openai"
     if name == "transformers":
         return transformers, "openai"
-    raise ValueError(f"unknown server {name!r}: naive, reference-N, transformers-cb or transformers")
+    raise ValueError(f"unknown server {name!r}: naive, reference-N, reference-static-N, transformers-cb "
+                     "or transformers")
 
 
 def _sync(coroutine):
@@ -70,10 +82,60 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
     raise RuntimeError(f"no healthy server at {url} after {timeout:g} s")
 
 
-def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tokens: int = 64,
+def scenario(row: dict) -> str:
+    """ "closed 4 clients" or "open 2 req/s": the load a row was measured under."""
+    if row["mode"] == "open":
+        return f"open {row['offered_rate']:g} req/s"
+    return f"closed {row['clients']} clients"
+
+
+def format_row(row: dict) -> str:
+    """One printed line: a stalled server shows ``STALLED (no token for X s)`` instead of tokens/s."""
+    def s(value):
+        return "   n/a" if value is None else f"{value:6.2f}"
+
+    speed = (f"STALLED (no token for {row['longest_gap_s']:.1f} s)" if row["stalled"]
+             else f"{row['tokens_per_s']:9.1f} tok/s")
+    return (f"{row['server']:20} {row['scenario']:18} {speed:>32}  p50 {s(row['latency_p50_s'])} s"
+            f"  p95 {s(row['latency_p95_s'])} s  first token p95 {s(row['ttft_p95_s'])} s"
+            f"  requests {row['requests']:4}  refused {row['refused']:3}  errors {row['errors']:3}")
+
+
+HEADER = f"{'server':20} {'scenario':18} {'throughput':>32}  latency p50, p95, time to first token p95"
+
+
+def format_table(rows: list[dict]) -> str:
+    return "\n".join([HEADER, *(format_row(row) for row in rows)])
+
+
+def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, options: dict,
+             progress) -> list[dict]:
+    """Load one running server with each (clients, rate) in ``loads``; one row each.
+
+    ``options``: ``run``'s keyword arguments shared by every run (max_tokens, model, ...).
+    """
+    warm_up = {k: options[k] for k in ("model", "count_tokens")}
+    _sync(run(url, 1, 0.1, 8, api, **warm_up))
+    rows = []
+    for clients, rate in loads:
+        report = _sync(run(url, clients, duration, api=api, rate=rate, **options))
+        row = {"server": name, "dtype": dtype, **{k: getattr(report, k) for k in COLUMNS}}
+        row["scenario"] = scenario(row)
+        rows.append(row)
+        if progress:
+            progress(format_row(row))
+    return rows
+
+
+def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tokens=64,
             model: str | None = None, dtype: str | None = None, start_timeout: float = 180.0,
-            progress=print) -> list[dict]:
-    """Benchmark each server in turn; one row (a dict) per server and number of clients."""
+            progress=print, rates=(), seed: int = 0, stall_seconds: float = 10.0,
+            timeout: float = 120.0) -> list[dict]:
+    """Benchmark each server in turn; one row (a dict) per server and load.
+
+    The loads: a closed loop for each number of ``clients``, then an open loop for each of the
+    ``rates`` (requests per second). ``max_tokens``: an int, or ``(LO, HI)`` / ``"LO:HI"``.
+    """
     from ..device import pick_device, pick_dtype
     from ..models import resolve_model
     from ..server import free_port
@@ -81,25 +143,22 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
     model = str(model or resolve_model().path)
     dtype = dtype or str(pick_dtype(pick_device())).removeprefix("torch.")
     count_tokens = course_token_counter(model)  # for the naive server, which reports no counts
+    loads = [(n, None) for n in clients] + [(1, rate) for rate in rates]
 
     rows = []
+    if progress:
+        progress(HEADER)
     for name in servers:
         port = free_port()
         command, api = server_command(name, model, dtype, port)
         url = f"http://127.0.0.1:{port}"
         sent_name = model if name.startswith("transformers") else "course"  # it wants its own
+        options = {"max_tokens": max_tokens, "model": sent_name, "count_tokens": count_tokens,
+                   "seed": seed, "stall_seconds": stall_seconds, "timeout": timeout}
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait_healthy(url, process, start_timeout)
-            _sync(run(url, 1, 0.1, 8, api, model=sent_name, count_tokens=count_tokens))  # warm-up
-            for n in clients:
-                report = _sync(run(url, n, duration, max_tokens, api, model=sent_name,
-                                   count_tokens=count_tokens))
-                rows.append({"server": name, "dtype": dtype, **{k: getattr(report, k) for k in COLUMNS}})
-                if progress:
-                    progress(f"{name:16} {n:3} clients  {report.tokens_per_s:7.1f} tok/s  "
-                             f"p50 {report.latency_p50_s or 0:6.2f} s  p95 {report.latency_p95_s or 0:6.2f} s"
-                             f"  first token p50 {report.ttft_p50_s or 0:5.2f} s  errors {report.errors}")
+            rows += _measure(name, url, api, dtype, loads, duration, options, progress)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -110,17 +169,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.bench.benchmark",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", nargs="+", default=SERVERS)
-    parser.add_argument("--clients", nargs="+", type=int, default=[1, 4, 16])
+    parser.add_argument("--clients", nargs="+", type=int,
+                        help="closed loop: numbers of clients (default 1 4 16, none with --rates)")
+    parser.add_argument("--rates", nargs="+", type=float, default=[],
+                        help="open loop: requests per second (Poisson arrivals), one run each")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per run")
-    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--max-tokens", type=parse_max_tokens, default=(64, 64), metavar="N|LO:HI")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the arrivals and the budgets")
+    parser.add_argument("--stall-seconds", type=float, default=10.0,
+                        help="no token at all for this long while requests run: STALLED (default 10)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait after each run for requests still running (default 120)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
+    clients = args.clients if args.clients is not None else ([] if args.rates else [1, 4, 16])
+    if any(n < 1 for n in clients) or any(r <= 0 for r in args.rates) or args.duration <= 0:
+        parser.error("--clients must be at least 1, --rates and --duration above 0")
     try:
         for name in args.servers:
             server_command(name, "m", "bfloat16", 1)
     except ValueError as err:
         parser.error(str(err))
-    rows = compare(args.servers, args.clients, args.duration, args.max_tokens)
+    rows = compare(args.servers, clients, args.duration, args.max_tokens, rates=args.rates, seed=args.seed,
+                   stall_seconds=args.stall_seconds, timeout=args.timeout)  # prints the table, row by row
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -153,20 +153,21 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m course_utils.build",
         description="Generate student and solutions notebooks and the tests from the masters.",
     )
-    parser.add_argument("lessons", nargs="*", help="lesson names (default: every master)")
+    parser.add_argument("lessons", nargs="*", help="lesson names or numbers, e.g. 04 (default: every master)")
     parser.add_argument("--check", action="store_true",
                         help="fail if the committed notebooks or tests are out of sync")
     parser.add_argument("--run-tests", action="store_true",
                         help="let otter execute each master and run its tests on the solutions")
     args = parser.parse_args(argv)
     masters = sorted(MASTERS.glob("*.ipynb"))
-    if args.lessons:
-        unknown = sorted(set(args.lessons) - {m.stem for m in masters})
+    if args.lessons:  # a full name or a unique start of one: 04, 04_production_serving
+        chosen = {w: [m for m in masters if m.stem == w or m.stem.startswith(w)] for w in args.lessons}
+        unknown = sorted(w for w, found in chosen.items() if len(found) != 1)
         if unknown:
-            print(f"error: no master notebook for {', '.join(unknown)} in {MASTERS} (there are: "
-                  f"{', '.join(m.stem for m in masters)})", file=sys.stderr)
+            print(f"error: no single master notebook for {', '.join(unknown)} in {MASTERS} (there are: "
+                  f"{', '.join(m.stem for m in masters)}); give a lesson's name or number", file=sys.stderr)
             return 2
-        masters = [m for m in masters if m.stem in args.lessons]
+        masters = sorted({found[0] for found in chosen.values()})
     if not args.check:
         failed = 0
         for master in masters:

@@ -37,6 +37,7 @@ import secrets
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -351,7 +352,9 @@ def _read_notebook(path: Path):
 
     try:
         text = path.read_text(encoding="utf-8")
-        nb = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # a missing cell id, say: not the learner's concern
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)
         if not isinstance(nb.get("cells"), list):
             raise ValueError("it has no cells")
         return nb, None

@@ -210,12 +210,17 @@ class Sampler:
         return scores
 
 
+MIN_TEMPERATURE = 1e-4  # logits / 1e-4 stays finite in float32 for any real model
+
+
 def _warp(scores, temperature, top_k, top_p, typical_p):
     """transformers' warpers, in the order ``generate()`` applies them."""
     from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper, TypicalLogitsWarper
 
     if temperature is not None and temperature != 1.0:
-        scores = TemperatureLogitsWarper(temperature)(None, scores)
+        # A valid but tiny temperature (5e-324 is a float > 0) would make logits / T overflow to inf
+        # and softmax to NaN. At MIN_TEMPERATURE the distribution is already all on the top token.
+        scores = TemperatureLogitsWarper(max(temperature, MIN_TEMPERATURE))(None, scores)
     if top_k:
         scores = TopKLogitsWarper(top_k)(None, scores)
     if top_p is not None and top_p < 1.0:

@@ -1,3 +1,4 @@
+# generated from notebooks/masters/01_pipeline_basics.ipynb by python -m course_utils.build: edit the master
 from otter.test_files import test_case
 
 OK_FORMAT = False
@@ -7,16 +8,38 @@ points = 1
 all_or_nothing = True
 
 @test_case(points=None, hidden=False)
-def test_token_ids_are_a_list_of_ints(token_ids):
-    assert isinstance(token_ids, list), f"token_ids should be a list, got {type(token_ids).__name__}; index the tokenizer's output with ['input_ids'] and do not ask for tensors"
-    assert token_ids and all((isinstance(i, int) for i in token_ids)), 'token_ids should hold ints (the token ids)'
+def test_round_trip(encode_decode, tokenizer):
+    from course_utils.exercises import answered, within
+    assert answered(encode_decode), 'write encode_decode(tokenizer, text) first'
 
-@test_case(points=None, hidden=False)
-def test_token_ids_match_the_tokenizer(token_ids, tokenizer, exercise_text):
-    expected = tokenizer(exercise_text)['input_ids']
-    assert token_ids == expected, f'expected {len(expected)} ids {expected}, got {token_ids}: tokenize exercise_text itself'
+    class Recording:
 
-@test_case(points=None, hidden=False)
-def test_decoded_round_trip(decoded, exercise_text):
-    assert decoded == exercise_text, f'decoding the ids should give back {exercise_text!r}, got {decoded!r}'
+        def __init__(self, inner):
+            object.__setattr__(self, '_inner', inner)
+            object.__setattr__(self, 'used', set())
+
+        def __call__(self, *args, **kwargs):
+            self.used.add('__call__')
+            return self._inner(*args, **kwargs)
+
+        def __len__(self):
+            return len(self._inner)
+
+        def __getattr__(self, name):
+            self.used.add(name)
+            return getattr(self._inner, name)
+    decoders = {'decode', 'batch_decode', 'convert_tokens_to_string', 'convert_ids_to_tokens', '_decode', 'backend_tokenizer', '_tokenizer'}
+    for text in ['Pipelines hide three stages.', 'Stop here<|im_end|> then more']:
+        spy = Recording(tokenizer)
+        result = within(20, encode_decode, spy, text, hint='encode_decode should return at once')
+        assert isinstance(result, (tuple, list)) and len(result) == 2, f'return a pair (ids, decoded), got {type(result).__name__}'
+        ids, decoded = result
+        assert isinstance(ids, (list, tuple)), f"ids should be a plain Python list of ints, got {type(ids).__name__}: tokenizer(text)['input_ids'] is one (a tensor's .tolist() gives one too)"
+        assert all((type(i) is int for i in ids)), 'ids should hold Python ints, one per token (not strings, not nested lists)'
+        assert list(ids) == tokenizer(text)['input_ids'], f"for {text!r} your ids are not the tokenizer's ids for the text: tokenize the text itself, with the default settings"
+        assert isinstance(decoded, str), f'decoded should be a str, got {type(decoded).__name__}'
+        if '<|im_end|>' in text and decoded == text.replace('<|im_end|>', ''):
+            raise AssertionError('the decoded text lost <|im_end|>: skip_special_tokens=True drops special tokens; an exact round trip must keep them')
+        assert decoded == text, f'decoding gave {decoded!r}, which is not the text back: decode the ids with tokenizer.decode(ids), without extra options'
+        assert spy.used & decoders, 'decoded should come from decoding the ids with the tokenizer (tokenizer.decode), not from a copy of the text'
 

@@ -41,6 +41,7 @@ def test_cuts_at_the_earliest_stop_string(reply_until, model, tokenizer):
             assert isinstance(got, str), 'return the reply as a string'
             assert early not in got, f"with stop={stop!r} your reply still contains {early!r}: stop at the stop string that comes first in the text, whatever its place in the list, and cut just before it (OpenAI's convention drops it)"
             assert reply.strip().startswith(got.strip()), 'your reply is not the start of the greedy answer: apply the chat template with add_generation_prompt=True, pass do_sample=False, and decode only the new tokens with skip_special_tokens=True'
+            assert len(got.strip()) <= len(expected), f'with stop={stop!r} your reply goes on past the stop string that comes first in the text: cut just before it, whatever its place in the list'
             assert got.strip() == expected, f'with stop={stop!r} your reply ends too early: cut at the stop string that comes first in the text, and nowhere else'
         changed = model.generation_config.to_diff_dict() != saved_config.to_diff_dict()
     finally:
@@ -62,10 +63,16 @@ def test_no_stop_string_and_sampling_defaults(reply_until, model, tokenizer):
     reply = tokenizer.decode(full, skip_special_tokens=True).strip()
     words = [w.strip('.,;:!?') for w in reply.split() if len(w.strip('.,;:!?')) >= 4]
     stop = words[len(words) // 2] if words else reply.split()[-1]
+    short_question = 'Reply with one word: what colour is the sky?'
+    short_inputs = tokenizer.apply_chat_template([{'role': 'user', 'content': short_question}], add_generation_prompt=True, return_tensors='pt', return_dict=True).to(model.device)
+    with torch.inference_mode():
+        short = model.generate(**short_inputs, do_sample=False, max_new_tokens=30)
+    short_reply = tokenizer.decode(short[0, short_inputs['input_ids'].shape[1]:], skip_special_tokens=True)
     hint = 'does your function loop until something that never happens, or wait for a thread or a lock?'
     original_config = copy.deepcopy(model.generation_config)
     try:
         got = within(60, reply_until, model, tokenizer, question, ['§§', '@@@'], hint=hint)
+        got_short = within(60, reply_until, model, tokenizer, short_question, ['§§'], hint=hint)
         model.generation_config = copy.deepcopy(original_config)
         model.generation_config.do_sample, model.generation_config.temperature = (True, 1.5)
         sampled = within(60, reply_until, model, tokenizer, question, [stop], hint=hint)
@@ -73,6 +80,7 @@ def test_no_stop_string_and_sampling_defaults(reply_until, model, tokenizer):
         model.generation_config = original_config
     assert isinstance(got, str), 'return the reply as a string, also when no stop string occurs'
     assert got.strip() == reply, 'when no stop string occurs, return the whole reply: up to 30 new tokens, special tokens skipped, stripped'
+    assert isinstance(got_short, str) and got_short.strip() == short_reply.strip(), 'a reply that ends before 30 tokens ends with the end-of-sequence token: decode with skip_special_tokens=True so that it is not part of the text'
     assert isinstance(sampled, str) and sampled.strip() == reply[:reply.find(stop)].strip(), "when the model's generation_config samples, your reply changes: pass do_sample=False so that you decode greedily whatever the defaults"
 
 @test_case(points=None, hidden=True)
@@ -101,7 +109,7 @@ def test_inputs_on_the_model_device(reply_until, model, tokenizer):
         pass
     except Exception as err:
         if 'device' in str(err) or 'meta' in str(err):
-            raise AssertionError("with the model on another device your code fails: put the inputs on the model's device with .to(model.device)") from None
+            raise AssertionError("with the model on another device your code fails: put the inputs on the model's device with .to(model.device), and never move the model itself") from None
         raise
     assert seen, 'call model.generate() on the model your function is given'
     assert seen[0] is not None and seen[0].type == 'meta', f"your inputs are on {seen[0]}, the model on another device: on a GPU generate() fails with 'Expected all tensors to be on the same device'. Move them with .to(model.device)"

@@ -30,8 +30,12 @@ def test_nucleus_like_generate(top_p_filter):
 def test_top_p_limits(top_p_filter):
     import torch
     logits = torch.randn(400, generator=torch.Generator().manual_seed(6)) * 2
-    everything = top_p_filter(logits, 1.0)
+    try:
+        everything = top_p_filter(logits, 1.0)
+    except ValueError:
+        raise AssertionError("top_p=1 is allowed (the course's rule is 0 < top_p <= 1) and keeps every token") from None
     assert isinstance(everything, torch.Tensor) and torch.isfinite(everything).all(), 'top_p=1 keeps every token (generate() does not filter at all at 1.0)'
+    assert everything.data_ptr() != logits.data_ptr(), 'return a copy (logits.clone()), not the tensor you were given, also when nothing is removed'
     one = top_p_filter(logits, 1e-06)
     assert int(torch.isfinite(one).sum()) == 1 and torch.isfinite(one[logits.argmax()]), 'a tiny top_p keeps exactly one token, the most likely: the nucleus is never empty'
     for bad in (0, -0.1, 1.5):

@@ -41,6 +41,7 @@ def test_cuts_at_the_earliest_stop_string(reply_until, model, tokenizer):
             assert isinstance(got, str), 'return the reply as a string'
             assert early not in got, f"with stop={stop!r} your reply still contains {early!r}: stop at the stop string that comes first in the text, whatever its place in the list, and cut just before it (OpenAI's convention drops it)"
             assert reply.strip().startswith(got.strip()), 'your reply is not the start of the greedy answer: apply the chat template with add_generation_prompt=True, pass do_sample=False, and decode only the new tokens with skip_special_tokens=True'
+            assert len(got.strip()) <= len(expected), f'with stop={stop!r} your reply goes on past the stop string that comes first in the text: cut just before it, whatever its place in the list'
             assert got.strip() == expected, f'with stop={stop!r} your reply ends too early: cut at the stop string that comes first in the text, and nowhere else'
         changed = model.generation_config.to_diff_dict() != saved_config.to_diff_dict()
     finally:

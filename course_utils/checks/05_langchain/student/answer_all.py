@@ -1,3 +1,4 @@
+# generated from notebooks/masters/05_langchain.ipynb by python -m course_utils.build: edit the master
 from otter.test_files import test_case
 
 OK_FORMAT = False

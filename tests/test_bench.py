@@ -1,0 +1,285 @@
+"""The load generator and the benchmark (course_utils/bench/): what they count, against live servers."""
+
+import json
+
+import pytest
+
+from course_utils.server import BackgroundServer, Engine, create_app
+
+
+@pytest.fixture(scope="module")
+def batching_engine(tiny_dir):
+    engine = Engine(str(tiny_dir), max_batch_size=4, max_concurrent_requests=16)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def live(batching_engine):
+    with BackgroundServer(create_app(batching_engine)) as server:
+        yield server.url
+
+
+# ---------------------------------------------------------------- the load benchmark
+def test_percentile():
+    from course_utils.bench.loadtest import percentile
+
+    assert percentile([], 50) is None and percentile([3.0], 95) == 3.0
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
+    assert 4.0 < percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) <= 5.0
+
+
+@pytest.mark.parametrize("api", ["openai", "tgi"])
+def test_loadtest_counts_requests_and_tokens(live, api):
+    import asyncio
+
+    from course_utils.bench.loadtest import run
+
+    report = asyncio.run(run(live, clients=3, duration=1.5, max_tokens=4, api=api))
+    assert report.requests >= 3 and report.errors == 0
+    assert 0 < report.generated_tokens <= 4 * report.requests
+    assert report.tokens_per_s > 0 and report.ttft_p50_s <= report.latency_p50_s
+    assert report.latency_p50_s <= report.latency_p95_s
+
+
+def test_loadtest_cli_writes_json_and_counts_errors(live, tmp_path, unused_port):
+    from course_utils.bench.loadtest import main
+
+    out = tmp_path / "report.json"
+    assert main(["--url", live, "--clients", "2", "--duration", "1", "--max-tokens", "3",
+                 "--json", str(out)]) == 0
+    numbers = json.loads(out.read_text())
+    assert numbers["clients"] == 2 and numbers["errors"] == 0 and numbers["requests"] >= 2
+    # a server that is not there: every request fails, and the CLI says so
+    dead = f"http://127.0.0.1:{unused_port}"
+    assert main(["--url", dead, "--clients", "1", "--duration", "0.3"]) == 1
+
+
+@pytest.fixture
+def unused_port():
+    from course_utils.server import free_port
+
+    return free_port()  # nothing listens there
+
+
+def test_loadtest_against_the_naive_server(batching_engine):
+    import asyncio
+
+    from course_utils.bench.loadtest import run
+    from course_utils.server import create_naive_app
+
+    with BackgroundServer(create_naive_app(batching_engine)) as server:
+        report = asyncio.run(run(server.url, clients=2, duration=1.0, max_tokens=3, api="naive",
+                                 count_tokens=lambda text: len(text.split())))
+    assert report.requests >= 2 and report.errors == 0
+    assert report.ttft_p50_s == report.latency_p50_s  # no stream: the first token comes with the rest
+
+
+def test_benchmark_commands():
+    from course_utils.bench.benchmark import server_command
+
+    command, api = server_command("reference-8", "/m", "bfloat16", 9000)
+    assert command[-2:] == ["--max-batch-size", "8"] and api == "openai" and "--scheduler" not in command
+    command, api = server_command("reference-static-8", "/m", "bfloat16", 9000)
+    assert command[-4:] == ["--scheduler", "static", "--max-batch-size", "8"] and api == "openai"
+    assert server_command("naive", "/m", "bfloat16", 9000) == (
+        [*server_command("reference-1", "/m", "bfloat16", 9000)[0][:-2], "--naive"], "naive")
+    assert "--continuous-batching" in server_command("transformers-cb", "/m", "bfloat16", 9000)[0]
+    with pytest.raises(ValueError, match="unknown server"):
+        server_command("vllm", "/m", "bfloat16", 9000)
+
+
+def test_benchmark_compares_real_servers(tiny_dir):
+    from course_utils.bench.benchmark import compare
+    from course_utils.bench.loadtest import open_loop_schedule
+
+    printed, arrivals = [], len(open_loop_schedule(6, 0.5, "2:4", seed=1))
+    assert arrivals == 4
+    rows = compare(["naive", "reference-2"], clients=[2], duration=0.5, max_tokens="2:4", model=str(tiny_dir),
+                   progress=printed.append, rates=[6], seed=1)
+    assert [(row["server"], row["scenario"]) for row in rows] == [
+        ("naive", "closed 2 clients"), ("naive", "open 6 req/s"),
+        ("reference-2", "closed 2 clients"), ("reference-2", "open 6 req/s")]
+    for row in rows:
+        assert row["errors"] == 0 and row["refused"] == 0 and row["tokens_per_s"] > 0, row
+        assert row["stalled"] is False and row["ttft_p95_s"] is not None, row
+        assert row["requests"] == arrivals if row["mode"] == "open" else row["requests"] >= 2, row
+    assert len(printed) == 5 and all("tok/s" in line for line in printed[1:])
+
+
+def test_benchmark_table_shows_a_stalled_server():
+    from course_utils.bench.benchmark import format_table
+
+    base = {"server": "reference-static-8", "requests": 5, "refused": 1, "errors": 0, "tokens_per_s": 42.0,
+            "latency_p50_s": 1.0, "latency_p95_s": 2.0, "ttft_p95_s": None, "longest_gap_s": 12.34}
+    rows = [{**base, "scenario": "open 4 req/s", "stalled": True},
+            {**base, "scenario": "closed 4 clients", "stalled": False}]
+    stalled, fine = format_table(rows).splitlines()[1:]
+    assert "STALLED (no token for 12.3 s)" in stalled and "tok/s" not in stalled and "42.0" not in stalled
+    assert "STALLED" not in fine and "42.0 tok/s" in fine and "refused   1" in fine
+
+
+# ---------------------------------------------------------------- open loop, budgets, 429s, stalls
+def recording(app, bodies: list):
+    """``app`` behind an ASGI wrapper that keeps the JSON body of every chat completion request."""
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/v1/chat/completions":
+            return await app(scope, receive, send)
+        chunks = []
+
+        async def receive_and_keep():
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    bodies.append(json.loads(b"".join(chunks)))
+            return message
+
+        return await app(scope, receive_and_keep, send)
+
+    return wrapped
+
+
+def stalling_app(pause: float):
+    """An OpenAI-style server that streams one token, sends nothing for ``pause`` seconds, then ends."""
+    import asyncio
+
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat():
+        async def events():
+            yield 'data: {"choices": [{"delta": {"content": "a"}}]}\n\n'
+            await asyncio.sleep(pause)
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def stalling():
+    with BackgroundServer(stalling_app(1.0)) as server:  # 1 s without a token in every reply
+        yield server.url
+
+
+def test_open_loop_schedule_is_seeded_poisson():
+    from course_utils.bench.loadtest import open_loop_schedule
+
+    schedule = open_loop_schedule(50, 20, (16, 256), seed=0)
+    times, budgets = [at for at, _ in schedule], [b for _, b in schedule]
+    assert schedule == open_loop_schedule(50, 20, "16:256", seed=0)  # seeded: the same run again
+    assert schedule != open_loop_schedule(50, 20, (16, 256), seed=1)
+    assert times == sorted(times) and 0 < times[0] and times[-1] < 20
+    assert 1000 - 5 * 32 < len(schedule) < 1000 + 5 * 32  # Poisson: mean 50 x 20, sd sqrt(1000)
+    gaps = [b - a for a, b in zip([0.0, *times], times)]
+    assert 0.017 < sum(gaps) / len(gaps) < 0.023  # exponential waits, mean 1/50
+    assert min(budgets) >= 16 and max(budgets) <= 256 and len(set(budgets)) > 50  # uniform, mixed
+    assert {b for _, b in open_loop_schedule(50, 2, 7)} == {7}
+
+
+def test_open_loop_sends_the_schedule_with_drawn_budgets(batching_engine):
+    import asyncio
+
+    from course_utils.bench.loadtest import open_loop_schedule, run
+
+    schedule = open_loop_schedule(8, 1.0, "2:6", seed=3)
+    budgets = sorted(b for _, b in schedule)
+    assert len(schedule) == 11 and budgets[0] < budgets[-1]  # seed 3 gives 11 arrivals, mixed budgets
+    bodies = []
+    with BackgroundServer(recording(create_app(batching_engine), bodies)) as server:
+        report = asyncio.run(run(server.url, None, 1.0, "2:6", rate=8, seed=3))
+    assert report.requests == len(schedule) == len(bodies)
+    assert sorted(body["max_tokens"] for body in bodies) == budgets
+    assert report.mode == "open" and report.offered_rate == 8 and report.clients is None
+    assert report.errors == report.refused == 0 and report.max_tokens == "2:6"
+    assert 0 < report.generated_tokens <= sum(budgets) and report.ttft_p95_s is not None
+    assert report.stalled is False and 0 < report.longest_gap_s < report.stall_seconds
+
+
+def test_closed_loop_draws_budgets_too(batching_engine):
+    import asyncio
+
+    from course_utils.bench.loadtest import run
+
+    bodies = []
+    with BackgroundServer(recording(create_app(batching_engine), bodies)) as server:
+        report = asyncio.run(run(server.url, 2, 1.0, (1, 3)))
+    assert report.requests == len(bodies) >= 4 and report.mode == "closed" and report.offered_rate is None
+    assert {body["max_tokens"] for body in bodies} <= {1, 2, 3} and report.errors == 0
+    assert len({body["max_tokens"] for body in bodies}) > 1
+
+
+def test_requests_refused_with_429_are_counted_apart(tiny_dir):
+    import asyncio
+
+    from course_utils.bench.loadtest import run
+
+    engine = Engine(str(tiny_dir), max_batch_size=1, max_concurrent_requests=1)
+    try:
+        with BackgroundServer(create_app(engine)) as server:
+            report = asyncio.run(run(server.url, None, 0.5, 32, rate=100))  # ~50 requests, one at a time
+    finally:
+        engine.close()
+    answered = round(report.requests_per_s * report.elapsed_s)
+    assert report.refused >= 5 and report.errors == 0 and "429" not in report.error_kinds, report
+    assert answered >= 1 and answered + report.refused == report.requests
+    assert "refused %d" % report.refused in report.lines()[1]
+
+
+def test_open_loop_does_not_wait_for_earlier_requests(stalling):
+    import asyncio
+
+    from course_utils.bench.loadtest import open_loop_schedule, run
+
+    assert len(open_loop_schedule(8, 0.5, 4, seed=3)) == 7
+    report = asyncio.run(run(stalling, None, 0.5, 4, rate=8, seed=3, stall_seconds=5))
+    assert report.requests == 7 and report.errors == 0 and report.generated_tokens == 7
+    assert report.elapsed_s < 2.5  # one after the other would take at least 7 s
+    assert report.latency_p50_s >= 0.9 and report.ttft_p95_s < 0.5
+
+
+def test_a_stalled_server_is_reported_and_fails_the_cli(stalling, tmp_path, capsys):
+    from course_utils.bench.loadtest import main
+
+    out = tmp_path / "stalled.json"
+    args = ["--url", stalling, "--clients", "1", "--duration", "0.2", "--json", str(out)]
+    assert main([*args, "--stall-seconds", "0.5"]) == 1
+    numbers = json.loads(out.read_text())
+    assert numbers["stalled"] is True and 0.9 <= numbers["longest_gap_s"] < 2.0, numbers
+    assert numbers["errors"] == numbers["refused"] == 0 and numbers["requests"] == 1
+    assert "STALLED: no token for 1.0 s" in capsys.readouterr().out
+    assert main([*args, "--stall-seconds", "5"]) == 0  # the same gap, under the threshold: fine
+    numbers = json.loads(out.read_text())
+    assert numbers["stalled"] is False and 0.9 <= numbers["longest_gap_s"] < 2.0, numbers
+
+
+def test_requests_still_running_after_the_timeout_are_errors(stalling):
+    import asyncio
+
+    from course_utils.bench.loadtest import run
+
+    report = asyncio.run(run(stalling, 1, 0.1, 4, timeout=0.3))
+    assert report.requests == 1 and report.errors == 1 and report.error_kinds == {"timeout": 1}
+    assert report.elapsed_s < 0.8 and report.generated_tokens == 0
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--max-tokens", "5:2"], "LO:HI"), (["--max-tokens", "abc"], "LO:HI"), (["--max-tokens", "0"], "N >= 1"),
+    (["--rate", "2", "--clients", "3"], "not allowed with"), (["--rate", "0"], "above 0")])
+def test_cli_refuses_bad_arguments(bad, message, capsys):
+    from course_utils.bench import benchmark, loadtest
+
+    with pytest.raises(SystemExit) as exited:
+        loadtest.main(["--url", "http://127.0.0.1:9", *bad])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+    if bad[0] == "--max-tokens":
+        with pytest.raises(SystemExit):
+            benchmark.main(["--servers", "naive", *bad])
+        assert message in capsys.readouterr().err
+    assert loadtest.parse_max_tokens("16:256") == (16, 256) and loadtest.parse_max_tokens("8") == (8, 8)
