@@ -61,7 +61,9 @@ def within(seconds: float, fn, *args, hint: str = "", **kwargs):
 
     The call runs in a daemon thread: code that deadlocks (a lock held across an ``await``, a
     queue nobody fills) is left behind, and the check fails with ``hint`` instead of hanging the
-    notebook or the grader. Exceptions from ``fn`` are raised here as they are.
+    notebook or the grader. A call still running then is asked to stop (``_stop_thread``), so an
+    endless loop does not keep a core busy for the rest of the session. Exceptions from ``fn`` are
+    raised here as they are.
     """
     outcome: dict = {}
 
@@ -75,10 +77,25 @@ def within(seconds: float, fn, *args, hint: str = "", **kwargs):
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
+        _stop_thread(worker)
         raise CheckTimedOut(f"no answer within {seconds:g} s" + (f": {hint}" if hint else ""))
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def _stop_thread(thread: threading.Thread) -> None:
+    """Raise ``CheckTimedOut`` inside ``thread`` at its next Python instruction.
+
+    Written by hand because Python threads have no ``stop()`` and no library offers one: this is
+    CPython's ``PyThreadState_SetAsyncExc``. A pure-Python endless loop ends at once; a thread
+    blocked inside a C call (a lock, a socket read) ends when that call returns, if ever.
+    """
+    import ctypes
+
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(CheckTimedOut))
 
 
 def _stub():

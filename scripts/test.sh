@@ -39,11 +39,10 @@ step() { "$@" || { local s=$?; [ "$status" -ne 0 ] || status=$s; }; }
 echo "==> ruff (package, tests, notebooks)"
 step .venv/bin/ruff check course_utils tests notebooks conftest.py
 
-# Tests run in parallel (pytest-xdist): many wait on servers, threads and timeouts rather than compute.
-# Three workers on this 2-core machine measured fastest; COURSE_TEST_WORKERS=0 runs them in one process.
-workers=${COURSE_TEST_WORKERS:-3}
+# One process: parallel workers (pytest-xdist) were measured slower here, not faster: each worker's
+# PyTorch threads and each notebook's kernel compete for the 2 cores (a solutions notebook took
+# 15 minutes instead of one).
 pytest=(.venv/bin/python -m pytest --durations=15)
-if [ "$workers" != 0 ]; then pytest+=(-n "$workers" --dist loadgroup); fi
 case $mode in
   quick)
     echo "==> pytest: everything but the lesson notebooks (-m 'not notebook')"
@@ -57,10 +56,10 @@ case $mode in
     fi
     step env COURSE_TEST_LESSONS="$lesson" "${pytest[@]}" "${files[@]}" "$@" ;;
   full)
-    # One run: the lesson notebooks (the longest tests) are listed first so they start first, and
-    # the unit tests fill the other workers around them.
-    echo "==> pytest: the lesson notebooks through the grader, and every other test"
-    step "${pytest[@]}" tests/test_lessons.py tests "$@" ;;
+    echo "==> pytest: everything but the lesson notebooks"
+    step "${pytest[@]}" tests -m "not notebook" "$@"
+    echo "==> pytest: the lesson notebooks, through the grader"
+    step "${pytest[@]}" tests -m notebook "$@" ;;
 esac
 echo "==> tests took $(( $(date +%s) - start )) s (set-up not included), exit status $status"
 exit "$status"

@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from course_utils.exercises import (
+    CheckTimedOut,
     GRADING_ENV,
     ExerciseChecker,
     _lesson_dir,
@@ -129,3 +130,20 @@ def test_answered_tells_an_unsolved_cell():
 
     assert not answered(...) and not answered(None) and not answered(stub)
     assert answered(solved) and answered(0) and answered("")
+
+
+def test_within_stops_an_endless_loop_it_gave_up_on():
+    import threading
+    import time
+
+    def spin():
+        while True:
+            pass
+
+    with pytest.raises(CheckTimedOut, match="no answer within 0.2 s: loops"):
+        within(0.2, spin, hint="loops")
+    for _ in range(100):  # the abandoned thread gets CheckTimedOut at its next instruction
+        if not any(t.name == "check:spin" for t in threading.enumerate()):
+            break
+        time.sleep(0.02)
+    assert not any(t.name == "check:spin" for t in threading.enumerate()), "the endless loop still runs"

@@ -25,8 +25,6 @@ from schemathesis.checks import (
 from course_utils.server import BackgroundServer, Engine, create_app
 from course_utils.server.auth import exposure_warning
 
-pytestmark = pytest.mark.xdist_group("fuzz")  # the coverage test reads what the fuzz tests recorded
-
 LEAKS = ("Traceback", 'File "', "/home", "/root", "site-packages", ".py", "Errno")
 FUZZ_EXAMPLES = 70  # per operation; 8 operations
 
