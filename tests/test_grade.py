@@ -239,3 +239,16 @@ def test_cli_rows_for_submissions_it_cannot_run(tmp_path):
     assert "pass --lesson" in rows["homework.ipynb"]["status"]
     assert rows["homework.ipynb"]["total"] == ""
     assert "graded 2 submission(s)" in done.stdout and "2 with a problem" in done.stdout
+
+
+def test_parallel_kernels_share_the_cores(monkeypatch):
+    import os
+
+    from course_utils.grade.batch import _cores_shared_by
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # set by the caller: kept
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    with _cores_shared_by(4):
+        assert os.environ["OMP_NUM_THREADS"] == "2" and os.environ["MKL_NUM_THREADS"] == "3"
+    assert "OMP_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "3"

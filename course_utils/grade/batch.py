@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import json
 import os
@@ -50,6 +52,32 @@ def _lesson_for(path: Path, lesson: str | None, known: list[str]) -> str | None:
         return None
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _cores_shared_by(jobs: int):
+    """Kernels started meanwhile use ``cores // jobs`` threads each, unless the caller set it.
+
+    PyTorch starts one compute thread per core in every kernel; several kernels on the same cores
+    then spin-wait against each other. Measured: a blank lesson 01 graded beside a submission
+    whose answer loops forever took 133 s, two of its
+    cells stopped at the 40 s cell limit (its solutions, every cell, take 49 s alone).
+    """
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    share = str(max(1, (os.cpu_count() or 1) // jobs))
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, share)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def grade_many(paths: list[Path], lesson: str | None = None, *, jobs: int | None = None,
                run_all: bool = False, timeout: float = DEFAULT_TIMEOUT,
                cell_timeout: float = DEFAULT_CELL_TIMEOUT, labels: dict[Path, str] | None = None,
@@ -85,7 +113,7 @@ def grade_many(paths: list[Path], lesson: str | None = None, *, jobs: int | None
         return [results[p] for p in paths]
     # Threads are enough: the work happens in the kernels (processes of their own); each thread's
     # nbclient runs its own event loop and ZeroMQ context.
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with _cores_shared_by(jobs), ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {submit(pool.submit, path, restore_tests=False): path for path in paths}
         for future in as_completed(futures):
             path = futures[future]

@@ -18,14 +18,16 @@ cancellation and timeout.
 
 Why a step loop of our own rather than transformers' ``ContinuousBatchingManager``
 (``model.init_continuous_batching()``, what ``transformers serve --continuous-batching`` runs)?
-Both ideas were measured on the course's 2-core CPU before choosing (``python -m
-course_utils.bench.batching``; figures in the README): [FIGURES]. Its manager also shares
-``do_sample``, the repetition penalty and stop strings between all requests (only temperature,
-top-k and top-p can differ per request in transformers 5.23, ``add_request(**logit_processor_kwargs)``),
-while clients of this server send their own; and its paged attention on CPU is pure PyTorch. The
-step loop here is TGI's design (left-padded KV cache, rows merged and filtered), about 150 lines.
-What it gives up: the cache is not paged (a row's padding costs memory and attention time), and
-a long prompt is prefilled in one go between two steps, pausing the others.
+Its manager shares ``do_sample``, the repetition penalty and stop strings between all requests
+(only temperature, top-k and top-p can differ per request in transformers 5.23,
+``add_request(**logit_processor_kwargs)``), while clients of this server send their own; and its
+paged attention on CPU is pure PyTorch. The step loop here is TGI's design (left-padded KV cache,
+rows merged and filtered), about 150 lines. What it gives up: the cache is not paged (a row's
+padding costs memory and attention time), and a long prompt is prefilled in one go between two
+steps, pausing the others. Measuring both on this course's CPU is one command (the README's
+"Load benchmark"): ``python -m course_utils.bench.benchmark --servers reference-16
+reference-static-16 transformers-cb --clients 1 16`` and the same with ``--rates R --max-tokens
+16:256`` for open-loop load.
 """
 
 from __future__ import annotations
