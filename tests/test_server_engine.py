@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+from server_helpers import together
 
 from course_utils.generation import GenerationParams
 from course_utils.server import Engine
@@ -18,17 +19,6 @@ def engine(tiny_dir):
     engine = Engine(str(tiny_dir), max_batch_size=4, max_concurrent_requests=8)
     yield engine
     engine.close()
-
-
-def together(n, fn):
-    """fn(i) for i in range(n), from n threads at once; the results in order."""
-    results = [None] * n
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, fn(i))) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def wait_idle(engine):
