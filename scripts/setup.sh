@@ -27,10 +27,29 @@ files_hash() {
   "$PYTHON" -c 'import hashlib, sys
 print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' "$@"
 }
-# pip with the environment's python ($1). This machine's pip config names local mirrors that may
-# be absent; hide those warnings only.
-pip_quiet() {
+# Install packages into the environment whose python is $1. With uv (pinned, put into .venv by pip
+# once) when it can be had: a fresh set-up measured ~40 s with uv against ~280 s with pip alone,
+# same packages. uv reads no pip configuration, so pip's find-links (where this machine keeps the
+# CPU torch wheel) are passed on. pip is the fallback, and SETUP_WITH_PIP=1 forces it.
+UV_VERSION=0.13.9
+pip_only() {  # this machine's pip config names local mirrors that may be absent: hide those warnings
   "$1" -m pip install -q "${@:2}" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+}
+have_uv() {
+  [ "${SETUP_WITH_PIP:-0}" != "1" ] || return 1
+  [ -x .venv/bin/uv ] || pip_only .venv/bin/python "uv==$UV_VERSION" > /dev/null 2>&1 || return 1
+  [ -x .venv/bin/uv ]
+}
+pip_quiet() {
+  if have_uv; then
+    local links=() link
+    for link in $(.venv/bin/python -m pip config list 2>/dev/null | sed -n "s/^.*find-links='\(.*\)'$/\1/p" | sort -u); do
+      links+=(--find-links "$link")
+    done
+    .venv/bin/uv pip install -q --python "$1" "${links[@]}" "${@:2}" && return 0
+    echo "warning: uv could not install ${*:2}; trying pip" >&2
+  fi
+  pip_only "$@"
 }
 
 want=$(files_hash requirements.txt constraints.txt pyproject.toml)

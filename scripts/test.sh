@@ -39,9 +39,9 @@ step() { "$@" || { local s=$?; [ "$status" -ne 0 ] || status=$s; }; }
 echo "==> ruff (package, tests, notebooks)"
 step .venv/bin/ruff check course_utils tests notebooks conftest.py
 
-# One process: parallel workers (pytest-xdist) were measured slower here, not faster: each worker's
-# PyTorch threads and each notebook's kernel compete for the 2 cores (a solutions notebook took
-# 15 minutes instead of one).
+# No pytest-xdist: its workers were measured slower here, not faster (each worker's PyTorch
+# threads and each notebook's kernel spin-waited against the others on the 2 cores: a solutions
+# notebook took 15 minutes instead of one). The full run overlaps its two halves instead (below).
 pytest=(.venv/bin/python -m pytest --durations=15)
 case $mode in
   quick)
@@ -56,10 +56,21 @@ case $mode in
     fi
     step env COURSE_TEST_LESSONS="$lesson" "${pytest[@]}" "${files[@]}" "$@" ;;
   full)
+    # The two halves run side by side: both spend much of their time waiting (servers, timeouts,
+    # kernels starting), so together they take far less than one after the other. Each process
+    # gets one compute thread (unless you set OMP_NUM_THREADS): two PyTorch processes with a
+    # thread per core each spin-wait against each other.
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
+    notebooks_log=$(mktemp "${TMPDIR:-/tmp}/course-notebooks-XXXXXX.log")
+    echo "==> pytest: the lesson notebooks, through the grader (in the background: $notebooks_log)"
+    "${pytest[@]}" tests -m notebook "$@" > "$notebooks_log" 2>&1 &
+    notebooks_pid=$!
+    trap 'kill "$notebooks_pid" 2> /dev/null || true' EXIT  # stopped with the run (e.g. Ctrl-C)
     echo "==> pytest: everything but the lesson notebooks"
     step "${pytest[@]}" tests -m "not notebook" "$@"
-    echo "==> pytest: the lesson notebooks, through the grader"
-    step "${pytest[@]}" tests -m notebook "$@" ;;
+    echo "==> pytest: the lesson notebooks (waiting for them to finish)"
+    step wait "$notebooks_pid"
+    cat "$notebooks_log" ;;
 esac
 echo "==> tests took $(( $(date +%s) - start )) s (set-up not included), exit status $status"
 exit "$status"

@@ -95,11 +95,11 @@ def test_benchmark_compares_real_servers(tiny_dir):
 
     printed, arrivals = [], len(open_loop_schedule(6, 0.5, "2:4", seed=1))
     assert arrivals == 4
-    rows = compare(["naive", "reference-2"], clients=[2], duration=0.5, max_tokens="2:4", model=str(tiny_dir),
-                   progress=printed.append, rates=[6], seed=1)
+    rows = compare(["naive", "reference-2"], clients=[2], duration=0.5, max_tokens=3, model=str(tiny_dir),
+                   progress=printed.append, rates=[6], seed=1, open_max_tokens="2:4")
     assert [(row["server"], row["scenario"]) for row in rows] == [
-        ("naive", "closed 2 clients"), ("naive", "open 6 req/s"),
-        ("reference-2", "closed 2 clients"), ("reference-2", "open 6 req/s")]
+        ("naive", "closed 2 clients, 3 tok"), ("naive", "open 6 req/s, 2:4 tok"),
+        ("reference-2", "closed 2 clients, 3 tok"), ("reference-2", "open 6 req/s, 2:4 tok")]
     for row in rows:
         assert row["errors"] == 0 and row["refused"] == 0 and row["tokens_per_s"] > 0, row
         assert row["stalled"] is False and row["ttft_p95_s"] is not None, row

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exercise_harness import failure_text, run_check
+from exercise_harness import failure_text, run_check, timeouts_scaled
 
 LESSON = "02_generation_parameters"
 SOLUTIONS = Path(__file__).resolve().parent.parent / "notebooks" / "solutions" / f"{LESSON}.ipynb"
@@ -636,15 +636,17 @@ def test_seed_valid_alternatives(env, case):
 def test_seed_deadlock_is_reported_in_time(env):
     """An answer that waits for itself (a lock taken twice) fails within the check's 15 s."""
     start = time.monotonic()
-    result = check(env, "reproducible_sampling", """
-        def sample_with_seed(generator, prompt, seed):
-            lock = threading.Lock()
-            with lock:
-                with lock:  # never acquired: the function waits forever
-                    return generator(prompt, do_sample=True, max_new_tokens=20)
-        """)
+    with timeouts_scaled(0.2) as asked:  # waits 3 s of the learner's 15
+        result = check(env, "reproducible_sampling", """
+            def sample_with_seed(generator, prompt, seed):
+                lock = threading.Lock()
+                with lock:
+                    with lock:  # never acquired: the function waits forever
+                        return generator(prompt, do_sample=True, max_new_tokens=20)
+            """)
     assert_caught(result, "no answer within 15 s", "wait for a thread or a lock")
-    assert time.monotonic() - start < 15 * 3 + 15  # three cases, each bounded by its first call
+    assert asked and set(asked) == {15}, asked
+    assert time.monotonic() - start < 3 * 3 + 10  # three cases, each bounded by its first call
 
 
 # ------------------------------------------------------------------ exercise 4: stop strings

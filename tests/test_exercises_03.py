@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from exercise_harness import failure_text, run_check
+from exercise_harness import failure_text, run_check, timeouts_scaled
 
 LESSON = "03_web_server"
 SOLUTIONS = Path(__file__).resolve().parent.parent / "notebooks" / "solutions" / f"{LESSON}.ipynb"
@@ -442,11 +442,13 @@ def test_limited_app_wrong(env, answer, message):
 
 def test_limited_app_deadlock_is_reported_in_time(env):
     started = time.monotonic()
-    result = check(env, "limited_app", LOCK_ACROSS_AWAIT)
+    with timeouts_scaled(0.2) as asked:  # waits a fifth of each limit the learner gets
+        result = check(env, "limited_app", LOCK_ACROSS_AWAIT)
     took = time.monotonic() - started
     assert_caught(result, "is a lock held across an await")
-    # bounded: 15 s and 10 s for the public cases, 10 s for the hidden one that deadlocks too
-    assert took < 60, f"the deadlocking answer took {took:.0f} s to be reported"
+    assert asked and max(asked) <= 25, asked
+    # bounded: a fifth of the public cases' 25 s and 10 s, and of the hidden one's 10 s
+    assert took < 20, f"the deadlocking answer took {took:.0f} s to be reported"
 
 
 ASYNC_SEMAPHORE = """

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OPENVINO_PYTHON = ROOT / ".venv-openvino" / "bin" / "python"
 LESSON = "06_openvino"
 HANG_TIMEOUT_S = 30  # what the lesson's runnable checks allow a call (course_utils.exercises.within)
+# Answers that hang or never end wait this fraction of the learner's timeouts (the messages still
+# name the real ones): tests/exercise_harness.py's timeouts_scaled.
+HANGS = {"langchain_openvino/deadlocks": 0.2, "group_size/endless_loop": 0.2}
 
 # The names a lesson answer cell can use, as the notebook defines them above the exercises.
 PRELUDE = """
@@ -47,7 +50,7 @@ with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON res
     from transformers import AutoTokenizer
 
     from course_utils.models import cache_dir, tiny_model_path
-    from exercise_harness import failure_text, run_check, with_answer
+    from exercise_harness import failure_text, run_check, timeouts_scaled, with_answer
 
     # The notebook's untagged cells, as the exercises see them: the tiny exported model ...
     tiny = cache_dir() / f"tiny-random-smollm2-openvino-{version('optimum-intel')}"
@@ -69,7 +72,8 @@ with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON res
     for case in cases:
         start = time.perf_counter()
         try:
-            result = run_check(os.environ["LESSON"], case["question"], with_answer(env, case["source"]))
+            with timeouts_scaled(case["timeouts_scaled"]):
+                result = run_check(os.environ["LESSON"], case["question"], with_answer(env, case["source"]))
             outcome = {"passed": result.passed, "failures": failure_text(result)}
         except Exception as err:  # an answer cell that does not even run
             outcome = {"passed": False, "failures": f"answer cell failed: {type(err).__name__}: {err}"}
@@ -450,7 +454,9 @@ def results():
         source = textwrap.dedent(source)
         if "%s" in source:  # the PyTorch folder of the tiny model, for the wrong-backend answer
             source = source % _tiny_pytorch_folder()
-        cases.append({"id": f"{question}/{name}", "question": question, "source": source})
+        case_id = f"{question}/{name}"
+        cases.append({"id": case_id, "question": question, "source": source,
+                      "timeouts_scaled": HANGS.get(case_id, 1.0)})
     env = {**os.environ, "COURSE_ROOT": str(ROOT), "PRELUDE": PRELUDE, "LESSON": LESSON,
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     done = subprocess.run([str(OPENVINO_PYTHON), "-c", RUNNER], input=json.dumps(cases), env=env,
@@ -485,9 +491,12 @@ def test_a_hanging_answer_is_reported_within_its_timeout(results):
     assert not outcome["passed"]
     assert "did not answer in time in an earlier check" in outcome["failures"], \
         "the hidden check should not wait a second time for an answer that already hung"
-    assert outcome["seconds"] < HANG_TIMEOUT_S + 15, f"the hang took {outcome['seconds']} s to report"
+    assert f"no answer within {HANG_TIMEOUT_S} s" in outcome["failures"], outcome["failures"]
+    waited = HANG_TIMEOUT_S * HANGS["langchain_openvino/deadlocks"]
+    assert outcome["seconds"] < waited + 10, f"the hang took {outcome['seconds']} s to report"
     endless = results["group_size/endless_loop"]  # 10 s for the public case, 10 s for the hidden one
-    assert endless["seconds"] < 2 * 10 + 10 and "does your loop end" in endless["failures"]
+    waited = 2 * 10 * HANGS["group_size/endless_loop"]
+    assert endless["seconds"] < waited + 10 and "does your loop end" in endless["failures"], endless
 
 
 def test_no_prediction_failure_names_one_choice(results):

@@ -2,7 +2,7 @@
 
     python -m course_utils.bench.benchmark [--servers naive reference-1 reference-16 transformers-cb]
         [--clients 1 4 16] [--rates 2 8] [--duration 20] [--max-tokens 64 | --max-tokens 16:256]
-        [--json PATH]
+        [--open-max-tokens 16:256] [--json PATH]
 
 Each server runs alone, as its own process, on the course model in the dtype the course picks for
 this machine: ``naive`` (lesson 03's tutorial server), ``reference-N`` (the reference server
@@ -12,7 +12,9 @@ batching up to N requests with the step scheduler; ``reference-1``: no batching)
 with one request, loaded by ``course_utils.bench.loadtest`` for each number of clients (closed
 loop) and each rate (open loop: Poisson arrivals, requests per second), and stopped. Without
 ``--rates`` the clients default to 1 4 16; with ``--rates`` only the clients you name run too.
-``--max-tokens LO:HI`` draws each request's budget from LO..HI: replies of mixed lengths.
+``--max-tokens LO:HI`` draws each request's budget from LO..HI: replies of mixed lengths;
+``--open-max-tokens`` gives the open-loop runs budgets of their own (both scenarios in one run:
+``--clients 1 16 --max-tokens 64 --rates 0.7 --open-max-tokens 16:256``).
 
 A server that goes ``--stall-seconds`` (default 10) without sending a single token while requests
 wait is shown as ``STALLED`` in its row instead of a throughput.
@@ -28,10 +30,10 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .loadtest import course_token_counter, parse_max_tokens, run
+from .loadtest import budget_range, course_token_counter, parse_max_tokens, run
 
 SERVERS = ["naive", "reference-1", "reference-16", "transformers-cb"]
-COLUMNS = ("mode", "clients", "offered_rate", "requests", "refused", "errors", "tokens_per_s",
+COLUMNS = ("mode", "clients", "offered_rate", "max_tokens", "requests", "refused", "errors", "tokens_per_s",
            "latency_p50_s", "latency_p95_s", "ttft_p50_s", "ttft_p95_s", "stalled", "longest_gap_s")
 
 
@@ -83,10 +85,11 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 
 def scenario(row: dict) -> str:
-    """ "closed 4 clients" or "open 2 req/s": the load a row was measured under."""
-    if row["mode"] == "open":
-        return f"open {row['offered_rate']:g} req/s"
-    return f"closed {row['clients']} clients"
+    """ "closed 4 clients" or "open 2 req/s", then the budgets ("64 tok", "16:256 tok") when known:
+    the load a row was measured under."""
+    load = (f"open {row['offered_rate']:g} req/s" if row["mode"] == "open"
+            else f"closed {row['clients']} clients")
+    return f"{load}, {row['max_tokens']} tok" if row.get("max_tokens") else load
 
 
 def format_row(row: dict) -> str:
@@ -96,12 +99,12 @@ def format_row(row: dict) -> str:
 
     speed = (f"STALLED (no token for {row['longest_gap_s']:.1f} s)" if row["stalled"]
              else f"{row['tokens_per_s']:9.1f} tok/s")
-    return (f"{row['server']:20} {row['scenario']:18} {speed:>32}  p50 {s(row['latency_p50_s'])} s"
+    return (f"{row['server']:20} {row['scenario']:30} {speed:>32}  p50 {s(row['latency_p50_s'])} s"
             f"  p95 {s(row['latency_p95_s'])} s  first token p95 {s(row['ttft_p95_s'])} s"
             f"  requests {row['requests']:4}  refused {row['refused']:3}  errors {row['errors']:3}")
 
 
-HEADER = f"{'server':20} {'scenario':18} {'throughput':>32}  latency p50, p95, time to first token p95"
+HEADER = f"{'server':20} {'scenario':30} {'throughput':>32}  latency p50, p95, time to first token p95"
 
 
 def format_table(rows: list[dict]) -> str:
@@ -112,14 +115,17 @@ def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, 
              progress) -> list[dict]:
     """Load one running server with each (clients, rate) in ``loads``; one row each.
 
-    ``options``: ``run``'s keyword arguments shared by every run (max_tokens, model, ...).
+    ``loads``: (clients, rate, max_tokens) each; ``options``: ``run``'s keyword arguments shared
+    by every run (model, seed, ...).
     """
     warm_up = {k: options[k] for k in ("model", "count_tokens")}
     _sync(run(url, 1, 0.1, 8, api, **warm_up))
     rows = []
-    for clients, rate in loads:
-        report = _sync(run(url, clients, duration, api=api, rate=rate, **options))
-        row = {"server": name, "dtype": dtype, **{k: getattr(report, k) for k in COLUMNS}}
+    for clients, rate, max_tokens in loads:
+        report = _sync(run(url, clients, duration, api=api, rate=rate, max_tokens=max_tokens, **options))
+        low, high = budget_range(max_tokens)
+        row = {"server": name, "dtype": dtype, "max_tokens": str(low) if low == high else f"{low}:{high}",
+               **{k: getattr(report, k) for k in COLUMNS if k != "max_tokens"}}
         row["scenario"] = scenario(row)
         rows.append(row)
         if progress:
@@ -130,11 +136,12 @@ def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, 
 def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tokens=64,
             model: str | None = None, dtype: str | None = None, start_timeout: float = 180.0,
             progress=print, rates=(), seed: int = 0, stall_seconds: float = 10.0,
-            timeout: float = 120.0) -> list[dict]:
+            timeout: float = 120.0, open_max_tokens=None) -> list[dict]:
     """Benchmark each server in turn; one row (a dict) per server and load.
 
     The loads: a closed loop for each number of ``clients``, then an open loop for each of the
-    ``rates`` (requests per second). ``max_tokens``: an int, or ``(LO, HI)`` / ``"LO:HI"``.
+    ``rates`` (requests per second). ``max_tokens``: an int, or ``(LO, HI)`` / ``"LO:HI"``;
+    ``open_max_tokens``: the open loop's, if not the same.
     """
     from ..device import pick_device, pick_dtype
     from ..models import resolve_model
@@ -143,7 +150,8 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
     model = str(model or resolve_model().path)
     dtype = dtype or str(pick_dtype(pick_device())).removeprefix("torch.")
     count_tokens = course_token_counter(model)  # for the naive server, which reports no counts
-    loads = [(n, None) for n in clients] + [(1, rate) for rate in rates]
+    open_max_tokens = max_tokens if open_max_tokens is None else open_max_tokens
+    loads = [(n, None, max_tokens) for n in clients] + [(1, rate, open_max_tokens) for rate in rates]
 
     rows = []
     if progress:
@@ -153,7 +161,7 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
         command, api = server_command(name, model, dtype, port)
         url = f"http://127.0.0.1:{port}"
         sent_name = model if name.startswith("transformers") else "course"  # it wants its own
-        options = {"max_tokens": max_tokens, "model": sent_name, "count_tokens": count_tokens,
+        options = {"model": sent_name, "count_tokens": count_tokens,
                    "seed": seed, "stall_seconds": stall_seconds, "timeout": timeout}
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -174,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", nargs="+", type=float, default=[],
                         help="open loop: requests per second (Poisson arrivals), one run each")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per run")
-    parser.add_argument("--max-tokens", type=parse_max_tokens, default=(64, 64), metavar="N|LO:HI")
+    parser.add_argument("--max-tokens", type=parse_max_tokens, default=(64, 64), metavar="N|LO:HI",
+                        help="each request's budget: N, or drawn from LO..HI (default 64)")
+    parser.add_argument("--open-max-tokens", type=parse_max_tokens, metavar="N|LO:HI",
+                        help="the open-loop runs' budgets (default: --max-tokens)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the arrivals and the budgets")
     parser.add_argument("--stall-seconds", type=float, default=10.0,
                         help="no token at all for this long while requests run: STALLED (default 10)")
@@ -191,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     rows = compare(args.servers, clients, args.duration, args.max_tokens, rates=args.rates, seed=args.seed,
-                   stall_seconds=args.stall_seconds, timeout=args.timeout)  # prints the table, row by row
+                   stall_seconds=args.stall_seconds, timeout=args.timeout,
+                   open_max_tokens=args.open_max_tokens)  # prints the table, row by row
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

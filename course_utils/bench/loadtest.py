@@ -137,7 +137,7 @@ def parse_max_tokens(text: str) -> tuple[int, int]:
     return low, high
 
 
-def _budgets(max_tokens) -> tuple[int, int]:
+def budget_range(max_tokens) -> tuple[int, int]:
     """``max_tokens`` as (LO, HI): an int N is (N, N); a string is parsed; a pair is kept."""
     if isinstance(max_tokens, str):
         try:
@@ -162,7 +162,7 @@ def open_loop_schedule(rate: float, duration: float, max_tokens=64, seed: int = 
     after its arrival time, from the same ``random.Random(seed)``. Arrivals at or after
     ``duration`` are not sent.
     """
-    rng, budgets = random.Random(seed), _budgets(max_tokens)
+    rng, budgets = random.Random(seed), budget_range(max_tokens)
     schedule, at = [], rng.expovariate(rate)
     while at < duration:
         schedule.append((at, _draw(rng, budgets)))
@@ -332,7 +332,7 @@ async def run(url: str, clients: int | None = 4, duration: float = 30.0, max_tok
     """
     import httpx
 
-    url, budgets = url.rstrip("/"), _budgets(max_tokens)
+    url, budgets = url.rstrip("/"), budget_range(max_tokens)
     if api == "naive":
         call = _naive(count_tokens or course_token_counter())
     else:
