@@ -4,7 +4,8 @@
 #   bash scripts/test.sh               everything (what CI runs): lint; unit tests; build sync and
 #                                      skeleton checks; every lesson's exercise tests; every lesson
 #                                      notebook through the grader (solutions: every cell, full
-#                                      marks; blank notebooks and broken submissions: one batch)
+#                                      marks; blank notebooks and broken submissions: one batch),
+#                                      the notebooks beside the rest (~10 min after set-up)
 #   bash scripts/test.sh --quick       the edit loop: the same without running any lesson notebook
 #   bash scripts/test.sh --lesson 04   one lesson: its exercise tests, skeleton and sync checks,
 #                                      its solutions run and its blank notebook graded

@@ -102,6 +102,16 @@ def test_static_scheduler_waits_max_wait_for_a_batch_to_fill(tiny_dir):
     assert sizes and sizes[0] == 3, f"the three requests should have started together: {sizes}"
 
 
+def test_max_wait_is_refused_where_nothing_waits(tiny_dir):
+    """The step scheduler never waits for a batch to fill: a max_wait_ms given to it would be
+    silently ignored, so it is refused with what to do instead."""
+    with pytest.raises(ValueError, match="scheduler='static' only"):
+        Engine(str(tiny_dir), max_wait_ms=50)
+    from course_utils.server.cli import main
+
+    assert main(["--model", str(tiny_dir), "--max-wait-ms", "50"]) == 2
+
+
 def test_each_request_keeps_its_own_token_budget_and_stop_strings(engine):
     free = engine.generate("Hello", GenerationParams(max_new_tokens=12))
     stop = free["text"][2:4]

@@ -35,7 +35,7 @@ def _small_app():
     from course_utils.models import tiny_model_path
 
     engine = Engine(
-        str(tiny_model_path()), max_new_tokens_limit=8, max_total_tokens=256, max_batch_size=4, max_wait_ms=5
+        str(tiny_model_path()), max_new_tokens_limit=8, max_total_tokens=256, max_batch_size=4
     )
     return create_app(engine, max_body_bytes=64 * 1024)
 

@@ -46,8 +46,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-wait-ms",
         type=float,
-        default=50.0,
-        help="static scheduler: how long a batch waits to fill before it starts (default 50)",
+        default=None,
+        help="--scheduler static only: how long a batch waits to fill before it starts (default 50)",
     )
     p.add_argument(
         "--max-concurrent-requests",
@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModelNotAvailable as err:
         print(f"error: {err}")
         return 1
+    except ValueError as err:  # settings that do not go together, e.g. --max-wait-ms without static
+        print(f"error: {err}")
+        return 2
     log.info(
         "model %s loaded in %.1f s (%s scheduler)",
         engine.model_id,
