@@ -71,7 +71,7 @@ case $mode in
     step "${pytest[@]}" tests -m "not notebook" "$@"
     echo "==> pytest: the lesson notebooks (waiting for them to finish)"
     step wait "$notebooks_pid"
-    cat "$notebooks_log" ;;
+    cat "$notebooks_log" && rm -f "$notebooks_log" ;;
 esac
 echo "==> tests took $(( $(date +%s) - start )) s (set-up not included), exit status $status"
 exit "$status"
