@@ -283,3 +283,19 @@ def test_cli_refuses_bad_arguments(bad, message, capsys):
             benchmark.main(["--servers", "naive", *bad])
         assert message in capsys.readouterr().err
     assert loadtest.parse_max_tokens("16:256") == (16, 256) and loadtest.parse_max_tokens("8") == (8, 8)
+
+
+def test_cache_benchmark_times_both_caches_on_a_model(tiny_dir, capsys):
+    import re
+
+    from course_utils.bench.cache import main
+
+    assert main(["--model", str(tiny_dir), "--rows", "2", "--steps", "2", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    step = re.search(r"decoding step, 2 rows after 70 tokens: DynamicCache ([\d.]+) ms, "
+                     r"GrowingLayer ([\d.]+) ms", out)
+    prefill = re.search(r"prompts of up to (\d+) tokens: all computed (\d+) ms, "
+                        r"the first (\d+) tokens of each from the prefix cache (\d+) ms", out)
+    assert step and prefill, out
+    length, shared = int(prefill[1]), int(prefill[3])
+    assert 0 < shared < length, "the chat template's start is reused, the question is not"

@@ -112,6 +112,25 @@ def test_max_wait_is_refused_where_nothing_waits(tiny_dir):
     assert main(["--model", str(tiny_dir), "--max-wait-ms", "50"]) == 2
 
 
+def test_a_prompt_begun_before_is_partly_taken_from_the_prefix_cache(engine, tiny_dir):
+    wait_idle(engine)
+    prompt = "Once upon a time in a land far away there lived"
+    first = engine.generate(prompt, GenerationParams(5))
+    again = engine.generate(prompt, GenerationParams(5))
+    assert again["cached_tokens"] == again["prompt_tokens"] - 1, "all but the last prompt token reused"
+    assert again["ids"] == first["ids"]
+    assert engine.info()["prefix_cache_tokens"] > 0
+    off = Engine(str(tiny_dir), prefix_cache_tokens=0)
+    try:
+        assert off.info()["prefix_cache_tokens"] == 0
+        off.generate(prompt, GenerationParams(5))
+        assert off.generate(prompt, GenerationParams(5))["cached_tokens"] == 0
+    finally:
+        off.close()
+    with pytest.raises(ValueError, match="prefix_cache_tokens"):
+        Engine(str(tiny_dir), prefix_cache_tokens=-1)
+
+
 def test_each_request_keeps_its_own_token_budget_and_stop_strings(engine):
     free = engine.generate("Hello", GenerationParams(max_new_tokens=12))
     stop = free["text"][2:4]

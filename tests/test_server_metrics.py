@@ -16,6 +16,8 @@ NAMES = [
     "tgi_queue_size",
     "tgi_batch_current_size",
     "vllm:time_to_first_token_seconds",
+    "vllm:prefix_cache_queries",
+    "vllm:prefix_cache_hits",
 ]
 
 
@@ -42,3 +44,19 @@ def test_metrics_use_tgi_names_and_count(tiny_dir):
     assert value(after, "tgi_request_success_total") == value(before, "tgi_request_success_total") + 2
     assert value(after, 'tgi_request_failure_total{err="validation"}') == 1
     assert value(after, "vllm:time_to_first_token_seconds_count") == 2
+    assert value(after, "vllm:prefix_cache_queries_total") > value(after, "vllm:prefix_cache_hits_total") == 0
+
+
+def test_prefix_cache_hits_are_counted(tiny_dir):
+    engine = Engine(str(tiny_dir))
+    try:
+        client = TestClient(create_app(engine))
+        body = {"inputs": "The same long prompt, sent twice", "parameters": {"max_new_tokens": 2}}
+        prompt_tokens = len(engine.tokenizer(body["inputs"])["input_ids"])
+        client.post("/generate", json=body)
+        client.post("/generate", json=body)
+        text = client.get("/metrics").text
+    finally:
+        engine.close()
+    assert value(text, "vllm:prefix_cache_queries_total") == 2 * prompt_tokens
+    assert value(text, "vllm:prefix_cache_hits_total") == prompt_tokens - 1

@@ -82,3 +82,35 @@ def test_merge_pads_the_shorter_batch_on_the_left(model_and_tokenizer):
 
 def test_the_course_model_cache_can_be_merged(model_and_tokenizer):
     assert Batch.supports(model_and_tokenizer[0])
+
+
+def test_prompts_that_share_a_start_with_recent_ones_reuse_it_and_get_the_same_logits(model_and_tokenizer):
+    from course_utils.server.prefix import PrefixCache
+
+    model, tokenizer = model_and_tokenizer
+    first = "The weather in the old city of Paris is"
+    later = [
+        "The weather in the old city of Rome was cold",  # shares the start of the first
+        "Bananas are yellow",  # shares nothing
+        first,  # the same prompt again
+    ]
+
+    def logits_of(rows, prefixes):
+        with torch.inference_mode():
+            batch, logits = Batch.prefill(model, rows, tokenizer.eos_token_id, prefixes)
+            seen = [logits]
+            for _ in range(3):
+                batch.last = seen[-1].argmax(-1)
+                seen.append(batch.decode(model))
+        return torch.stack(seen)
+
+    prefixes = PrefixCache(1000)
+    with torch.inference_mode():
+        Batch.prefill(model, [row(tokenizer, first, 4)], tokenizer.eos_token_id, prefixes)
+    rows = [row(tokenizer, p, 4) for p in later]
+    reused = logits_of(rows, prefixes)
+    computed = logits_of([row(tokenizer, p, 4) for p in later], None)
+    shared = len(tokenizer("The weather in the old city of")["input_ids"])
+    assert [r.cached_tokens for r in rows] == [shared, 0, len(rows[2].request.prompt_ids) - 1]
+    torch.testing.assert_close(reused, computed, rtol=1e-4, atol=1e-4)
+    assert all(r.request.prompt_ids in prefixes for r in rows), "each prompt is remembered"

@@ -8,6 +8,7 @@ import time
 
 from .auth import exposure_warning
 from .engine import MAX_NEW_TOKENS_LIMIT, SCHEDULERS
+from .prefix import DEFAULT_MAX_TOKENS as DEFAULT_PREFIX_CACHE_TOKENS
 from .limits import MAX_BODY_BYTES
 
 log = logging.getLogger("course_utils.server")
@@ -48,6 +49,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="--scheduler static only: how long a batch waits to fill before it starts (default 50)",
+    )
+    p.add_argument(
+        "--prefix-cache-tokens",
+        type=int,
+        default=DEFAULT_PREFIX_CACHE_TOKENS,
+        help="prompt positions kept for later prompts that begin the same way "
+        f"(default {DEFAULT_PREFIX_CACHE_TOKENS}; 0: no prefix caching)",
     )
     p.add_argument(
         "--max-concurrent-requests",
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             max_batch_size=1 if args.naive else args.max_batch_size,
             scheduler=args.scheduler,
             max_wait_ms=args.max_wait_ms,
+            prefix_cache_tokens=args.prefix_cache_tokens,
             max_concurrent_requests=args.max_concurrent_requests,
             request_timeout=args.request_timeout,
         )

@@ -42,7 +42,8 @@ class Finished:
     """The request ended normally.
 
     ``text`` is the whole answer; when ``reason`` is ``"stop_sequence"`` it ends with ``stop``
-    (TGI's convention; the OpenAI routes cut it off).
+    (TGI's convention; the OpenAI routes cut it off). ``cached_tokens``: how many of the prompt's
+    tokens came from the prefix cache instead of being computed.
     """
 
     reason: FinishReason
@@ -53,6 +54,7 @@ class Finished:
     inference_time: float
     seed: int | None = None
     stop: str | None = None
+    cached_tokens: int = 0
 
     @property
     def generated_tokens(self) -> int:

@@ -1,7 +1,8 @@
 """Prometheus metrics under TGI's names (``GET /metrics``), with prometheus-client, one registry per app.
 
 prometheus-client follows OpenMetrics and adds ``_total`` to counters (``tgi_request_count_total``);
-TGI's own exporter writes ``tgi_request_count``. vLLM's time-to-first-token histogram is here too.
+TGI's own exporter writes ``tgi_request_count``. vLLM's time-to-first-token histogram and its prefix
+cache counters (prompt tokens looked up, and found: their ratio is the cache's hit rate) are here too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class Metrics:
                                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
         self.first_token = Histogram("vllm:time_to_first_token_seconds", "Time to first token (s)",
                                      buckets=SECONDS, registry=r)
+        self.prefix_queries = Counter("vllm:prefix_cache_queries", "Prompt tokens looked up in the cache",
+                                      registry=r)
+        self.prefix_hits = Counter("vllm:prefix_cache_hits", "Prompt tokens found in the prefix cache",
+                                   registry=r)
         Gauge("tgi_queue_size", "Requests waiting", registry=r).set_function(lambda: engine.queue_size)
         Gauge("tgi_batch_current_size", "Requests in the running batch",
               registry=r).set_function(lambda: engine.running_batch_size)
@@ -48,6 +53,8 @@ class Metrics:
         self.duration.observe(time.monotonic() - started)
         self.queue_duration.observe(event.queue_time)
         self.input_length.observe(event.prompt_tokens)
+        self.prefix_queries.inc(event.prompt_tokens)
+        self.prefix_hits.inc(event.cached_tokens)
         self.generated.observe(event.generated_tokens)
         if event.generated_tokens:
             self.per_token.observe(event.inference_time / event.generated_tokens)

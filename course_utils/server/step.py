@@ -1,12 +1,14 @@
 """The running batch: rows that join and leave between decoding steps, over one KV cache.
 
 Every row of the batch is a request. The batch keeps, for all rows at once, transformers'
-``DynamicCache`` (keys and values of shape ``[rows, heads, length, head_dim]`` per layer), an
+``DynamicCache`` (keys and values of shape ``[rows, heads, length, head_dim]`` per layer, with room
+to grow: ``kvcache.py``), an
 attention mask with the rows' prompts padded on the left, each row's next position and its last
 token. Then:
 
 - ``Batch.prefill(rows)`` runs the new rows' prompts (left-padded together) through the model and
-  gives the logits of their first token;
+  gives the logits of their first token; the start of a prompt that a recent prompt shared comes
+  from the prefix cache instead (``prefix.py``);
 - ``merge(other)`` puts two batches together: the shorter one's cache and mask get padding on the
   left, then both are concatenated along the batch dimension;
 - ``decode()`` runs one step for every row: one token in, the logits of the next one out;
@@ -22,6 +24,7 @@ says whether a model's is.
 from __future__ import annotations
 
 from .events import Finished, Token, TopToken
+from .prefix import PrefixCache
 from .request import Request
 from .sampling import Choice, RowState
 from .text import Detokenizer, StopStrings
@@ -38,6 +41,7 @@ class Row:
         self.stops = StopStrings(request.params.stop)
         self.ids: list[int] = []
         self.text = ""
+        self.cached_tokens = 0  # prompt tokens taken from the prefix cache (``prefix.py``)
 
     def accept(self, choice: Choice, now: float) -> bool:
         """Hand the new token to the reader; True when the request ended with it."""
@@ -67,6 +71,7 @@ class Row:
                 now - started,
                 self.state.seed,
                 stop,
+                self.cached_tokens,
             )
         )
         return True
@@ -95,33 +100,59 @@ class Batch:
         return all(type(layer) is DynamicLayer for layer in cache.layers)
 
     @classmethod
-    def prefill(cls, model, rows: list[Row], pad_id: int):
+    def prefill(cls, model, rows: list[Row], pad_id: int, prefixes: PrefixCache | None = None):
         """A new batch of ``rows``, their prompts run through the model; returns it and the logits
-        of each row's first token (``[rows, vocab]``)."""
-        import torch
-        from transformers import DynamicCache
+        of each row's first token (``[rows, vocab]``).
 
-        width = max(len(row.request.prompt_ids) for row in rows)
+        With ``prefixes``, the start of each prompt that a recent prompt shared is taken from there
+        (``prefix.py``) and only the rest is computed; each prompt is then remembered. The cache
+        holds the reused positions (right-aligned, ``reused`` columns), the computed ones after them
+        (right-aligned, ``width`` columns); the mask marks padding and any gap between the two.
+        """
+        import torch
+
+        from .kvcache import new_cache
+
+        found = [prefixes.lookup(row.request.prompt_ids) if prefixes is not None else (0, None)
+                 for row in rows]
+        reused = max(n for n, _ in found)
+        width = max(len(row.request.prompt_ids) - n for row, (n, _) in zip(rows, found, strict=True))
         ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            prompt = row.request.prompt_ids
-            ids[i, width - len(prompt) :] = torch.tensor(prompt)
-            mask[i, width - len(prompt) :] = 1
+        mask = torch.zeros((len(rows), reused + width), dtype=torch.long)
+        for i, (row, (n, _)) in enumerate(zip(rows, found, strict=True)):
+            rest = row.request.prompt_ids[n:]
+            ids[i, width - len(rest) :] = torch.tensor(rest)
+            mask[i, reused - n : reused] = 1
+            mask[i, reused + width - len(rest) :] = 1
+            row.cached_tokens = n
         device = model.device
         ids, mask = ids.to(device), mask.to(device)
         batch = cls()
-        batch.rows, batch.mask, batch.cache = list(rows), mask, DynamicCache(config=model.config)
+        batch.rows, batch.mask, batch.cache = list(rows), mask, new_cache(model)
+        if reused:
+            _fill(batch.cache, found, reused)
         out = model(
             input_ids=ids,
             attention_mask=mask,
-            position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0)[:, reused:],
             past_key_values=batch.cache,
             use_cache=True,
             logits_to_keep=1,
         )
         batch.positions = mask.sum(-1)
+        if prefixes is not None:
+            batch._remember(prefixes)
         return batch, out.logits[:, -1]
+
+    def _remember(self, prefixes: PrefixCache) -> None:
+        """Give each row's prompt keys and values (its columns the mask marks) to ``prefixes``."""
+        for i, row in enumerate(self.rows):
+            if row.request.prompt_ids in prefixes:
+                continue
+            columns = self.mask[i].nonzero().squeeze(1)
+            layers = [(layer.keys[i : i + 1, :, columns], layer.values[i : i + 1, :, columns])
+                      for layer in self.cache.layers]
+            prefixes.store(row.request.prompt_ids, layers)
 
     def decode(self, model):
         """One step for every row: returns the logits of each row's next token (``[rows, vocab]``)."""
@@ -185,6 +216,19 @@ class Batch:
         self.positions = self.positions[index]
         self.last = None if self.last is None else self.last[index]
         self.rows = [self.rows[i] for i in indices]
+
+
+def _fill(cache, found, reused: int) -> None:
+    """Put the reused keys and values in ``cache``: ``reused`` columns, each row's right-aligned."""
+    layers = next(kv for n, kv in found if n)
+    for index, (keys, values) in enumerate(layers):
+        shape = (len(found), keys.shape[1], reused, keys.shape[3])
+        all_keys, all_values = keys.new_zeros(shape), values.new_zeros(shape[:3] + (values.shape[3],))
+        for row, (n, kv) in enumerate(found):
+            if n:
+                all_keys[row, :, reused - n :] = kv[index][0][0]
+                all_values[row, :, reused - n :] = kv[index][1][0]
+        cache.update(all_keys, all_values, index)
 
 
 def _pad_left(tensor, n: int, dim: int):

@@ -6,6 +6,7 @@ Each turn of the loop:
 2. requests that were cancelled (their reader went away) or that passed their deadline leave,
    waiting or running; a timed-out one gets a ``Failed("timeout")`` event;
 3. the policy (``policy.py``) says which waiting requests join now; they are prefilled together
+   (what their prompts share with recent ones taken from the prefix cache, ``prefix.py``)
    and their first token is sampled at once (their time to first token), then they are merged
    into the running batch (``step.py``);
 4. one decoding step for every running row; each row's token goes to its reader, and the rows
@@ -23,6 +24,7 @@ import time
 
 from .events import Failed
 from .policy import Waiting
+from .prefix import PrefixCache
 from .request import Request
 from .sampling import Sampler
 from .step import Batch, Row
@@ -31,8 +33,9 @@ log = logging.getLogger("course_utils.server")
 
 
 class Worker:
-    def __init__(self, model, tokenizer, policy, *, pad_id: int, eos_ids: set[int], release) -> None:
-        self.model, self.tokenizer, self.policy = model, tokenizer, policy
+    def __init__(self, model, tokenizer, policy, *, pad_id: int, eos_ids: set[int], release,
+                 prefixes: PrefixCache | None = None) -> None:
+        self.model, self.tokenizer, self.policy, self.prefixes = model, tokenizer, policy, prefixes
         self.pad_id, self.eos_ids, self.release = pad_id, eos_ids, release
         self.special_ids = set(tokenizer.all_special_ids)
         self.sampler = Sampler()
@@ -106,7 +109,7 @@ class Worker:
         now = time.monotonic()
         for row in rows:
             row.request.started = now
-        new, logits = Batch.prefill(self.model, rows, self.pad_id)
+        new, logits = Batch.prefill(self.model, rows, self.pad_id, self.prefixes)
         self._advance(new, logits)
         self.batch.merge(new)
 
