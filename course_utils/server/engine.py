@@ -22,16 +22,17 @@ Its manager shares ``do_sample``, the repetition penalty and stop strings betwee
 (only temperature, top-k and top-p can differ per request in transformers 5.23,
 ``add_request(**logit_processor_kwargs)``), while clients of this server send their own; and its
 paged attention on CPU is pure PyTorch. The step loop here is TGI's design (left-padded KV cache,
-rows merged and filtered), about 150 lines. What it gives up: the cache is not paged (a row's
-padding costs memory and attention time), and a long prompt is prefilled in one go between two
-steps, pausing the others. Measuring both on this course's CPU is one command (the README's
-"Load benchmark", with the figures): ``python -m course_utils.bench.benchmark --servers
-reference-16 reference-static-16 transformers-cb --clients 1 16 --max-tokens 64 --rates 0.55
---open-max-tokens 16:256``. Measured there (medians of 3 runs): 1.38x the transformers manager's
-tokens per second at 16 clients, at a lower p95 (6.75 s against 9.19 s); p95 time to first token
-0.15 s against static batching's 13.5 s under open-loop load. Before prefix caching
-(``prefix.py``) and the growing KV cache (``kvcache.py``) the same command gave 1.20x; prefix caching
-is most of the difference (the README's "Load benchmark" has the figures of each part).
+rows merged and filtered; ``step.py``, about 240 lines with its docstrings). What it gives up:
+the cache is not paged (a row's padding costs memory and attention time), and a long prompt is
+prefilled in one go between two steps, pausing the others. Measuring both on this course's CPU
+is one command (the README's "Load benchmark", with the figures): ``python -m
+course_utils.bench.benchmark --servers reference-16 reference-static-16 transformers-cb
+--clients 1 16 --max-tokens 64 --rates 0.55 --open-max-tokens 16:256``. Measured there (medians
+of 3 runs): 1.38x the transformers manager's tokens per second at 16 clients, at a lower p95
+(6.75 s against 9.19 s); p95 time to first token 0.15 s against static batching's 13.5 s under
+open-loop load. Before prefix caching (``prefix.py``) and the growing KV cache (``kvcache.py``)
+the same command gave 1.20x; prefix caching is most of the difference (the README's "Load
+benchmark" has the figures of each part).
 """
 
 from __future__ import annotations

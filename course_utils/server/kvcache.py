@@ -3,12 +3,13 @@
 transformers' ``DynamicLayer`` appends each step's keys and values with ``torch.cat``, which copies
 the whole cache of the layer, every layer, every step. ``GrowingLayer`` allocates ``room`` more
 positions than it holds and writes each step's keys and values into them; only when the room runs
-out does it copy, into a buffer with new room. ``keys`` and ``values`` stay what transformers and ``step.py`` expect:
-tensors ``[rows, heads, length, head_dim]`` (views of the buffer), and assigning them (``merge``,
-``keep``, ``batch_select_indices``) replaces the buffer. What it saves is small on the course's
-2-core CPU, where a step's time is in the matrix products: one decoding step of 16 rows took
-99.4 ms with ``DynamicCache`` and 95.6 ms with this (1.04x) after a 70-token prompt, 132.1 against
-129.3 ms (1.02x) after 400 (``python -m course_utils.bench.cache [--context 400]``, 2026-11-24).
+out does it copy, into a buffer with new room. ``keys`` and ``values`` stay what transformers and
+``step.py`` expect: tensors ``[rows, heads, length, head_dim]`` (views of the buffer), and
+assigning them (``merge``, ``keep``, ``batch_select_indices``) replaces the buffer. What it saves
+is small on the course's 2-core CPU, where a step's time is in the matrix products: one decoding
+step of 16 rows took 99.4 ms with ``DynamicCache`` and 95.6 ms with this (1.04x) after a 70-token
+prompt, 132.1 against 129.3 ms (1.02x) after 400 (``python -m course_utils.bench.cache
+[--context 400]``, 2026-11-24).
 
 Written here because transformers has no such layer: its ``StaticCache`` reserves the maximum
 length up front and attends over all of it every step; its paged cache belongs to its own
