@@ -1,19 +1,20 @@
 """Prefix caching: the first tokens of a prompt that a recent prompt also began with are not computed again.
 
-Chat prompts begin alike: the chat template's system turn is the same in every request to a model
-(with SmolLM2's template, 23 of the 38 tokens of "Explain in detail how a bicycle works.").
+Chat prompts begin alike: the chat template's system turn and the opening of the user's turn are
+the same in every request to a model (with SmolLM2's template, 24 of the 38 tokens of "Explain in
+detail how a bicycle works.").
 ``PrefixCache`` keeps the keys and values of recent prompts (up to ``max_tokens`` positions in all,
 the least recently used dropped first). ``lookup`` finds, token by token, the longest prefix that a
 new prompt shares with one of them and returns that many positions' keys and values; the prefill
 then runs only the rest of the prompt (``step.Batch.prefill``). Prefilling 16 chat prompts of up to
 47 tokens took 1,060 ms computed in full and 581 ms with their first 24 tokens (the template's
-system turn) reused, on the course's 2-core CPU (``python -m course_utils.bench.cache``, 2026-11-24).
+start) reused, on the course's 2-core CPU (``python -m course_utils.bench.cache``, 2026-11-24).
 
-Keys and values depend only on the tokens and their positions, so reusing them gives what computing
+A position's keys and values depend only on the tokens up to it, so reusing them gives what computing
 them would (up to the float rounding of another batch shape). The same idea as vLLM's automatic
 prefix caching and SGLang's radix cache; ours compares whole token lists (no tree, no pages), which
 costs little for a few dozen prompts of a few hundred tokens. transformers' continuous-batching
-manager shares prefixes in whole pages (``page_size``, 256 tokens by default), so a system turn
+manager shares prefixes in whole pages (``page_size``, 256 tokens by default), so a shared start
 shorter than a page is computed again for every request there.
 """
 
