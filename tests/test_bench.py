@@ -292,10 +292,10 @@ def test_cache_benchmark_times_both_caches_on_a_model(tiny_dir, capsys):
 
     assert main(["--model", str(tiny_dir), "--rows", "2", "--steps", "2", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
-    step = re.search(r"decoding step, 2 rows after 70 tokens: DynamicCache ([\d.]+) ms, "
-                     r"GrowingLayer ([\d.]+) ms", out)
-    prefill = re.search(r"prompts of up to (\d+) tokens: all computed (\d+) ms, "
-                        r"the first (\d+) tokens of each from the prefix cache (\d+) ms", out)
+    step = re.search(r"decoding step, 2 rows after 70 tokens: DynamicCache ([\d.]+) ms \(.*2 runs\), "
+                     r"GrowingLayer ([\d.]+) ms \(.*2 runs\): [\d.]+x", out)
+    prefill = re.search(r"prompts of up to (\d+) tokens: all computed ([\d.]+) s \(1 run\), "
+                        r"the first (\d+) tokens of each from the prefix cache ([\d.]+) s \(1 run\)", out)
     assert step and prefill, out
     length, shared = int(prefill[1]), int(prefill[3])
     assert 0 < shared < length, "the chat template's start is reused, the question is not"

@@ -7,7 +7,7 @@
   ``kvcache.GrowingLayer`` (which writes into room it keeps): median milliseconds per step.
 - The prefill of ``--rows`` chat prompts (the load test's questions in the chat template), all
   computed, and with the prefix cache (``prefix.py``) holding one earlier prompt, so that what
-  every chat prompt begins with is reused: median milliseconds per prefill.
+  every chat prompt begins with is reused: median seconds per prefill.
 
 The engine's docstrings and the README quote the figures of this command.
 """
@@ -15,21 +15,16 @@ The engine's docstrings and the README quote the figures of this command.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+from ..timing import Spread, Timer, spread
 
 
-def _median_ms(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+def _ms(timer: Timer, skip: int) -> Spread:
+    """The timer's runs after the first ``skip`` (warm-up), in milliseconds."""
+    return spread([1000 * t for t in timer.times[skip:]], "ms")
 
 
-def decoding_step_ms(model, rows: int, steps: int, growing: bool, context: int = 70) -> float:
-    """Median milliseconds of one decoding step of ``rows`` rows after a ``context``-token prompt."""
+def decoding_step_ms(model, rows: int, steps: int, growing: bool, context: int = 70) -> Spread:
+    """One decoding step of ``rows`` rows after a ``context``-token prompt, in milliseconds."""
     import torch
     from transformers import DynamicCache
 
@@ -39,29 +34,28 @@ def decoding_step_ms(model, rows: int, steps: int, growing: bool, context: int =
     ids = torch.randint(0, model.config.vocab_size, (rows, context), device=model.device)
     mask = torch.ones_like(ids)
     cache = new_cache(model) if growing else DynamicCache(config=model.config)
-    times = []
+    timer = Timer()  # synchronises a GPU before reading the clock
     with torch.inference_mode():
         out = model(
             input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True, logits_to_keep=1
         )
         last, position = out.logits[:, -1].argmax(-1), mask.sum(-1)
         for _ in range(steps + 2):  # two warm-up steps
-            started = time.perf_counter()
-            mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)
-            out = model(
-                input_ids=last[:, None],
-                attention_mask=mask,
-                position_ids=position[:, None],
-                past_key_values=cache,
-                use_cache=True,
-            )
-            last, position = out.logits[:, -1].argmax(-1), position + 1
-            times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times[2:])
+            with timer:
+                mask = torch.cat([mask, mask.new_ones(rows, 1)], dim=1)
+                out = model(
+                    input_ids=last[:, None],
+                    attention_mask=mask,
+                    position_ids=position[:, None],
+                    past_key_values=cache,
+                    use_cache=True,
+                )
+                last, position = out.logits[:, -1].argmax(-1), position + 1
+    return _ms(timer, skip=2)
 
 
-def prefill_ms(model, tokenizer, rows: int, reuse: bool, repeats: int) -> tuple[float, int, int]:
-    """Median milliseconds to prefill ``rows`` chat prompts, the prompts' length, and how many of
+def prefill_s(model, tokenizer, rows: int, reuse: bool, repeats: int) -> tuple[Spread, int, int]:
+    """The prefill of ``rows`` chat prompts in seconds, the prompts' length, and how many of
     their tokens the prefix cache gave (0 without ``reuse``)."""
     import torch
 
@@ -83,24 +77,18 @@ def prefill_ms(model, tokenizer, rows: int, reuse: bool, repeats: int) -> tuple[
 
     questions = [PROMPTS[i % len(PROMPTS)] + f" ({i})" for i in range(rows)]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    reused: list[int] = []
-    times: list[float] = []
-
-    def prefill() -> None:
-        prefixes = None
-        if reuse:  # a fresh cache each time, holding one earlier prompt: only the shared start is reused
-            prefixes = PrefixCache()
-            Batch.prefill(model, [row("An earlier question.")], pad, prefixes)
-        batch_rows = [row(q) for q in questions]
-        started = time.perf_counter()
-        Batch.prefill(model, batch_rows, pad, prefixes)
-        times.append(time.perf_counter() - started)
-        reused.append(min(r.cached_tokens for r in batch_rows))
-
+    timer, reused = Timer(), 0
     with torch.inference_mode():
         for _ in range(repeats + 1):  # one warm-up
-            prefill()
-    return 1000 * statistics.median(times[1:]), max(len(ids(q)) for q in questions), reused[-1]
+            prefixes = None
+            if reuse:  # a fresh cache each time, holding one earlier prompt: only the shared start is reused
+                prefixes = PrefixCache()
+                Batch.prefill(model, [row("An earlier question.")], pad, prefixes)
+            batch_rows = [row(q) for q in questions]
+            with timer:
+                Batch.prefill(model, batch_rows, pad, prefixes)
+            reused = min(r.cached_tokens for r in batch_rows)
+    return spread(timer.times[1:]), max(len(ids(q)) for q in questions), reused
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,14 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     plain = decoding_step_ms(model, args.rows, args.steps, growing=False, context=args.context)
     growing = decoding_step_ms(model, args.rows, args.steps, growing=True, context=args.context)
     print(
-        f"decoding step, {args.rows} rows after {args.context} tokens: DynamicCache {plain:.1f} ms, "
-        f"GrowingLayer {growing:.1f} ms ({plain / growing:.2f}x)"
+        f"decoding step, {args.rows} rows after {args.context} tokens: DynamicCache {plain}, "
+        f"GrowingLayer {growing}: {plain.ratio(growing):.2f}x"
     )
-    computed, length, _ = prefill_ms(model, tokenizer, args.rows, reuse=False, repeats=args.repeats)
-    reused, _, shared = prefill_ms(model, tokenizer, args.rows, reuse=True, repeats=args.repeats)
+    computed, length, _ = prefill_s(model, tokenizer, args.rows, reuse=False, repeats=args.repeats)
+    reused, _, shared = prefill_s(model, tokenizer, args.rows, reuse=True, repeats=args.repeats)
     print(
-        f"prefill of {args.rows} chat prompts of up to {length} tokens: all computed {computed:.0f} ms, "
-        f"the first {shared} tokens of each from the prefix cache {reused:.0f} ms ({computed / reused:.2f}x)"
+        f"prefill of {args.rows} chat prompts of up to {length} tokens: all computed {computed}, "
+        f"the first {shared} tokens of each from the prefix cache {reused}: {computed.ratio(reused):.2f}x"
     )
     return 0
 

@@ -7,9 +7,9 @@ out does it copy, into a buffer with new room. ``keys`` and ``values`` stay what
 ``step.py`` expect: tensors ``[rows, heads, length, head_dim]`` (views of the buffer), and
 assigning them (``merge``, ``keep``, ``batch_select_indices``) replaces the buffer. What it saves
 is small on the course's 2-core CPU, where a step's time is in the matrix products: one decoding
-step of 16 rows took 99.4 ms with ``DynamicCache`` and 95.6 ms with this (1.04x) after a 70-token
-prompt, 132.1 against 129.3 ms (1.02x) after 400 (``python -m course_utils.bench.cache
-[--context 400]``, 2026-11-24).
+step of 16 rows took 94.6 ms with ``DynamicCache`` and 92.6 ms with this (1.02x; 1.04x in an
+earlier run) after a 70-token prompt, 131 against 114 ms (1.15x; 1.02x earlier) after 400
+(``python -m course_utils.bench.cache [--context 400]``, medians of 20 steps, 2026-11-24).
 
 Written here because transformers has no such layer: its ``StaticCache`` reserves the maximum
 length up front and attends over all of it every step; its paged cache belongs to its own

@@ -7,7 +7,7 @@ detail how a bicycle works.").
 the least recently used dropped first). ``lookup`` finds, token by token, the longest prefix that a
 new prompt shares with one of them and returns that many positions' keys and values; the prefill
 then runs only the rest of the prompt (``step.Batch.prefill``). Prefilling 16 chat prompts of up to
-47 tokens took 1,060 ms computed in full and 581 ms with their first 24 tokens (the template's
+47 tokens took 1.04 s computed in full and 0.56 s with their first 24 tokens (the template's
 start) reused, on the course's 2-core CPU (``python -m course_utils.bench.cache``, 2026-11-24).
 
 A position's keys and values depend only on the tokens up to it, so reusing them gives what computing
