@@ -65,7 +65,11 @@ def pipeline_kwargs(device: str | None = None, dtype: torch.dtype | None = None,
     """Keyword arguments for ``pipeline()`` / ``from_pretrained``: placement and dtype.
 
     Gives ``device`` *or* ``device_map`` (``device_map="auto"`` lets accelerate place the weights,
-    possibly over several GPUs), never both: transformers refuses that combination.
+    possibly over several GPUs), never both. transformers itself accepts both: ``pipeline()`` logs
+    that "`device` will override `device_map`" and puts the whole model on ``device``
+    (``transformers/pipelines/__init__.py``, 5.23; lesson 01 shows it), which silently undoes the
+    placement that ``device_map`` asked for. This helper refuses the pair instead, with a message
+    that says which one to drop.
     """
     if device is not None and device_map is not None:
         raise ValueError(

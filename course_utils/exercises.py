@@ -102,12 +102,146 @@ def _stub():
     ...
 
 
+def _is_stub_function(value) -> bool:
+    """A function whose body does nothing but return None (``...``, ``pass``, a docstring)."""
+    import dis
+
+    code = getattr(value, "__code__", None)
+    if code is None or not isinstance(code, type(_stub.__code__)) or code.co_name == "<lambda>":
+        return False  # a lambda is written on purpose, even ``lambda: None``
+    steps = [(i.opname, i.argval) for i in dis.get_instructions(code)
+             if i.opname not in ("RESUME", "NOP", "CACHE")]
+    return steps in ([("LOAD_CONST", None), ("RETURN_VALUE", None)], [("RETURN_CONST", None)])
+
+
+def _is_stub_class(value) -> bool:
+    """A class written in a notebook whose own functions are all ``...`` (or that has none, and no
+    fields): what an unsolved answer cell such as ``class ChatBody(BaseModel): ...`` defines."""
+    if not isinstance(value, type):
+        return False
+    own = vars(value)
+    functions = [f for f in (getattr(v, "__func__", v) for v in own.values()) if hasattr(f, "__code__")]
+    if functions:
+        return all(_is_stub_function(f) for f in functions)
+    fields = own.get("__annotations__") or {}
+    plain = [k for k in own if not k.startswith("_") and not k.startswith("model_")]
+    # written in a notebook (``__main__``), or exec'd without a module name (the tests' answers)
+    return value.__module__ in ("__main__", "builtins") and not fields and not plain
+
+
 def answered(value) -> bool:
-    """False for the ``...`` an unsolved answer cell holds, or a function whose body is ``...``."""
+    """False for the ``...`` an unsolved answer cell holds, ``None``, a function whose body is
+    ``...``, or a notebook class whose functions all are."""
     if value is Ellipsis or value is None:
         return False
-    code = getattr(value, "__code__", None)
-    return code is None or code.co_code != _stub.__code__.co_code
+    return not (_is_stub_function(value) or _is_stub_class(value))
+
+
+def _unanswered(value) -> bool:
+    """Still the stub of a student notebook (``...``, a ``...`` function or class); ``None`` is
+    left to each check, which may accept it."""
+    return value is Ellipsis or _is_stub_function(value) or _is_stub_class(value)
+
+
+# ---------------------------------------------------------------- predictions
+# A prediction is worth making before the reveal: its check gives the point for a prediction
+# written as a plain value in the form asked, then says whether the learner's own run agreed. The
+# grading machine's measurement never decides the point. The same normaliser serves every lesson.
+_PLAIN = (str, int, float)
+_AROUND = " \t\n()[].,:;'\"`"
+
+
+def _plain(value) -> bool:
+    """A value typed in a cell: exactly str, int or float (no bool, no subclass, no object that
+    computes its answer when compared)."""
+    return type(value) in _PLAIN
+
+
+def normalize_choice(text: str) -> str:
+    """``"a"``, ``"A"``, ``" (b) "``, ``"c."``, ``"d)"`` -> ``"a"``, ``"a"``, ``"b"``, ``"c"``,
+    ``"d"``: lower case, without the brackets, dots and spaces around it."""
+    return text.strip(_AROUND).lower()
+
+
+def _first(name: str, example: str) -> str:
+    return f"write your prediction first, for example {name} = {example}"
+
+
+def prediction_choice(value, name: str, letters: str) -> str:
+    """The letter a prediction names (one of ``letters``), or an ``AssertionError`` saying what to
+    write. Accepts ``"b"``, ``"B"``, ``"(b)"``, ``"b."``."""
+    example = f'"{letters[0]}"'
+    assert value is not None and value is not Ellipsis, _first(name, example)
+    listed = ", ".join(f'"{c}"' for c in letters)
+    assert _plain(value) and isinstance(value, str), (
+        f"write one letter in quotes (one of {listed}), for example {name} = {example}")
+    letter = normalize_choice(value)
+    assert letter in letters and len(letter) == 1, f"write one of the letters {listed}"
+    return letter
+
+
+def prediction_choices(value, name: str, letters: str) -> set[str]:
+    """The set of letters a prediction names: ``"ab"``, ``"a, b"``, ``["a", "b"]`` or ``""``
+    (none of them)."""
+    example = f'"{letters[:2]}"'
+    assert value is not None and value is not Ellipsis, _first(name, example)
+    if _plain(value) and isinstance(value, str):
+        items = [ch for ch in value.lower() if ch.isalnum()]
+    elif type(value) in (list, tuple, set, frozenset) and all(_plain(v) and isinstance(v, str)
+                                                               for v in value):
+        items = [normalize_choice(v) for v in value]
+    else:
+        raise AssertionError(f"write the letters as one string, for example {name} = {example}")
+    chosen = set(items)
+    assert chosen <= set(letters), f"use only the letters {', '.join(letters)}"
+    return chosen
+
+
+def prediction_number(value, name: str, allowed=None) -> float:
+    """The number a prediction names (``3``, ``3.0`` or ``"3"``), one of ``allowed`` if given."""
+    example = str(allowed[0]) if allowed else "3"
+    assert value is not None and value is not Ellipsis, _first(name, example)
+    assert _plain(value), f"write a number (digits), for example {name} = {example}"
+    try:
+        number = float(str(value).strip(_AROUND))
+    except ValueError:
+        raise AssertionError(f"write a number (digits), for example {name} = {example}") from None
+    if allowed is not None:
+        assert number in allowed, f"write one of {', '.join(map(str, allowed))}"
+    return number
+
+
+def prediction_numbers(value, name: str, count: int, low=None, high=None) -> tuple[float, ...]:
+    """A tuple (or list) of ``count`` numbers, each within ``low``..``high`` if given."""
+    example = "(" + ", ".join(["200"] * count) + ")"
+    assert value is not None and value is not Ellipsis, _first(name, example)
+    assert type(value) in (tuple, list) and len(value) == count, (
+        f"write {count} numbers in a tuple, for example {name} = {example}")
+    numbers = tuple(prediction_number(v, name) for v in value)
+    if low is not None and high is not None:
+        assert all(low <= n <= high for n in numbers), f"each number is from {low:g} to {high:g}"
+    return numbers
+
+
+def _shown(value) -> str:
+    if isinstance(value, (set, frozenset)):
+        return '"' + "".join(sorted(value)) + '"' if value else "none"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_shown(v) for v in value) + ")"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def reveal(guess, truth, hint: str = "") -> bool:
+    """Print whether a prediction agreed with what the learner's own run showed (the point is
+    already given for committing one). Returns True when it did."""
+    if guess == truth:
+        print(f"Your prediction, {_shown(guess)}, is what your run showed. (1 point for predicting.)")
+        return True
+    print(f"Your prediction was {_shown(guess)}; your run showed {_shown(truth)}. "
+          f"{hint + ' ' if hint else ''}(1 point for predicting: the explanation below says why.)")
+    return False
 
 
 # ---------------------------------------------------------------- results
@@ -251,6 +385,12 @@ def run_question(test_file: str | Path, env: dict, *, include_hidden: bool = Tru
     """
     test = read_test_file(test_file)
     result = QuestionResult(test.name, test.points)
+    stubs = sorted({name for case in test.cases for name in case.params()
+                    if name != "env" and name in env and _unanswered(env[name])})
+    if stubs:  # one message for an unsolved answer, not one per test case
+        result.cases.append(CaseResult("answered", False, False, (
+            f"write `{stubs[0]}` first: its answer cell still holds `...`")))
+        return result
     for case in test.cases:
         if case.hidden and not include_hidden:
             continue

@@ -299,3 +299,27 @@ def test_cache_benchmark_times_both_caches_on_a_model(tiny_dir, capsys):
     assert step and prefill, out
     length, shared = int(prefill[1]), int(prefill[3])
     assert 0 < shared < length, "the chat template's start is reused, the question is not"
+
+
+# ---------------------------------------------------------------- remembered measurements
+def test_remembered_measures_once_per_key_and_says_when(tmp_path, monkeypatch):
+    from course_utils.bench.remember import remembered
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    calls = []
+
+    def measure():
+        calls.append(1)
+        return [{"config": "a", "tokens_per_s": 10.0 * len(calls)}]
+
+    rows, when = remembered("tune", {"configs": ["a"]}, measure)
+    assert when == "now" and rows == [{"config": "a", "tokens_per_s": 10.0}]
+    again, when = remembered("tune", {"configs": ["a"]}, measure)
+    assert again == rows and when.endswith("UTC") and len(calls) == 1
+    other, when = remembered("tune", {"configs": ["b"]}, measure)  # another key: measured
+    assert when == "now" and other[0]["tokens_per_s"] == 20.0
+    fresh, when = remembered("tune", {"configs": ["a"]}, measure, fresh=True)
+    assert when == "now" and fresh[0]["tokens_per_s"] == 30.0 and len(calls) == 3
+    for kept in (tmp_path / "measurements").glob("tune-*.json"):
+        kept.write_text("{not json")  # unreadable: measured again, not an error
+    assert remembered("tune", {"configs": ["a"]}, measure)[1] == "now" and len(calls) == 4

@@ -51,6 +51,24 @@ def test_skeleton_check_catches_what_is_missing():
     assert any("has no check cell" in p for p in skeleton_problems(nb, lesson, "student"))
 
 
+def test_the_build_refuses_a_placeholder():
+    """A learner never reads "runs in about RUNTIME_PLACEHOLDER": the build names the cell."""
+    lesson = LESSONS[0]
+    nb = nbformat.read(ROOT / "notebooks" / "masters" / f"{lesson}.ipynb", as_version=4)
+    assert skeleton_problems(nb, lesson, "master") == []
+    nb.cells[1].source += "\n\nThe whole notebook runs in about RUNTIME_PLACEHOLDER."
+    problems = skeleton_problems(nb, lesson, "master")
+    assert problems == ["cell 1 still holds the placeholder 'RUNTIME_PLACEHOLDER': write the text it "
+                        "stands for"], problems
+
+
+@pytest.mark.parametrize("lesson, kind, path", NOTEBOOKS, ids=lambda v: getattr(v, "name", str(v)))
+def test_committed_notebooks_say_their_language(lesson, kind, path):
+    """With ``language_info`` committed, JupyterLab does not mark a notebook modified on opening."""
+    info = json.loads(path.read_text())["metadata"].get("language_info", {})
+    assert info.get("name") == "python" and info.get("file_extension") == ".py", path
+
+
 def test_further_reading_comes_after_the_summary():
     lesson = LESSONS[0]
     nb = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", as_version=4)
@@ -219,6 +237,33 @@ def test_setup_cell_installs_the_helpers_on_colab_but_never_torch(monkeypatch):
     exec(setup_source(LESSONS[0], "student"), {})
     assert len(calls) == 1 and calls[0][-1] == install_spec()
     assert REPO in install_spec() and "torch" not in " ".join(calls[0])
+    assert calls[0][calls[0].index("-c") + 1].endswith(f"{REPO}/main/constraints-colab.txt")
+
+
+def _pins(path):
+    pins = {}
+    for line in (ROOT / path).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+# What Colab brings and the course leaves alone (its torch, its notebook server and kernel, its
+# numerical stack), and the course's own tools for tests and lint.
+COLAB_KEEPS = {"torch", "numpy", "pandas", "matplotlib", "tqdm", "jupyterlab", "ipykernel", "nbconvert",
+               "pytest", "nbmake", "schemathesis", "hypothesis", "ruff"}
+
+
+@pytest.mark.parametrize("colab, local", [("constraints-colab.txt", "requirements.txt"),
+                                          ("constraints-colab-openvino.txt", "requirements-openvino.txt")])
+def test_colab_installs_the_versions_the_course_was_tested_with(colab, local):
+    """Every pin of the local environment is Colab's constraint, but for what Colab keeps its own."""
+    tested, colab_pins = _pins(local), _pins(colab)
+    assert colab_pins == {name: v for name, v in tested.items() if name not in COLAB_KEEPS}, (
+        f"{colab} is out of step with {local}")
+    assert "torch" not in colab_pins
 
 
 def test_setup_cell_before_setup_names_the_fix(monkeypatch):

@@ -114,54 +114,7 @@ def test_an_unanswered_question_fails_politely(env, question):
     assert result.score == 0
 
 
-# ------------------------------------------------------------------ predictions
-@pytest.mark.parametrize("answer, fragment", [
-    ('"a"', "not what the experiment shows"),
-    ('"c"', "not what the experiment shows"),
-    ('"d"', "not what the experiment shows"),
-    ('"e"', "one of the letters a, b, c or d"),
-    ("2", "one of the letters a, b, c or d"),
-    ('"flattens"', "one of the letters"),
-    ("...", "write your prediction first"),
-])
-def test_low_temperature_wrong(env, answer, fragment):
-    assert_caught(check(env, "predict_low_temperature", f"predict_low_temperature = {answer}"), fragment)
-
-
-@pytest.mark.parametrize("answer", ['"B"', '" b "', '"(b)"', '"b."'])
-def test_low_temperature_other_spellings(env, answer):
-    assert_passes(check(env, "predict_low_temperature", f"predict_low_temperature = {answer}"))
-
-
-@pytest.mark.parametrize("answer, fragment", [
-    ('"a"', "compare the 'tokens kept' column"),
-    ('"c"', "compare the 'tokens kept' column"),
-    ('"d"', "one of the letters a, b or c"),
-    ("None", "write your prediction first"),
-    ('["b"]', "one of the letters a, b or c"),
-])
-def test_top_p_temperature_wrong(env, answer, fragment):
-    assert_caught(check(env, "predict_top_p_temperature", f"predict_top_p_temperature = {answer}"),
-                  fragment)
-
-
-def test_top_p_temperature_follows_the_experiment(env):
-    """The check compares with the logits' own counts: with a flat distribution it is still b."""
-    assert_passes(check(env, "predict_top_p_temperature", 'predict_top_p_temperature = "B"'))
-
-
-@pytest.mark.parametrize("answer, fragment", [
-    ('"a"', "read what it printed"),  # the lesson used to claim this
-    ('"b"', "read what it printed"),
-    ('"yes"', "one of the letters a, b or c"),
-    ("3", "one of the letters a, b or c"),
-])
-def test_greedy_samples_wrong(env, answer, fragment):
-    assert_caught(check(env, "predict_greedy_samples", f"predict_greedy_samples = {answer}"), fragment)
-
-
-def test_greedy_samples_other_spelling(env):
-    assert_passes(check(env, "predict_greedy_samples", 'predict_greedy_samples = "C"'))
+# (the predictions: tests/test_predictions.py, the same for every lesson)
 
 
 # ------------------------------------------------------------------ exercise 1: the distribution
@@ -326,6 +279,20 @@ DISTRIBUTION_WRONG = {
                 scores = scores.masked_fill(scores < kth, float("-inf"))
             return scores.softmax(-1)
         """, "a negative top_k should raise ValueError"),
+    # false-pass kind "only one row ever tested": one k-th best score for the whole batch keeps more
+    # than k tokens in the other rows (already caught by the hidden batch case)
+    "one top-k threshold for the whole batch": ("""
+        def next_token_distribution(logits, temperature, top_k=0):
+            if temperature < 0 or top_k < 0:
+                raise ValueError("negative")
+            if temperature == 0:
+                return torch.zeros_like(logits).scatter(-1, logits.argmax(-1, keepdim=True), 1.0)
+            scores = logits / temperature
+            if top_k > 0:
+                kth = scores.topk(min(top_k, scores.shape[-1]), dim=-1).values[..., -1:].min()
+                scores = scores.masked_fill(scores < kth, float("-inf"))
+            return scores.softmax(-1)
+        """, "each row is a distribution of its own"),
 }
 
 
@@ -589,6 +556,19 @@ SEED_WRONG = {
     "a max_length fitted to the check's prompt": (seeded(
         'generator(prompt, do_sample=True, max_length=24, return_full_text=False)'),
         "max_length"),
+    # false-pass kind "a tiny model that never emits EOS": "up to 20" forced to exactly 20
+    "exactly 20 new tokens (min_new_tokens)": (seeded(
+        'generator(prompt, do_sample=True, max_new_tokens=20, min_new_tokens=20, return_full_text=False)'),
+        "up to 20 means the model may end earlier"),
+    # the same kind: the end-of-sequence token reaches the text when the model ends early
+    "generate() decoded without skip_special_tokens": ("""
+        def sample_with_seed(generator, prompt, seed):
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                inputs = generator.tokenizer(prompt, return_tensors="pt").to(generator.model.device)
+                out = generator.model.generate(**inputs, do_sample=True, max_new_tokens=20)
+            return generator.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:])
+        """, "your text holds the end-of-sequence token"),
     "greedy on a prompt that includes the seed": ("""
         def sample_with_seed(generator, prompt, seed):
             return generator(f"{prompt} {seed}", do_sample=False, max_new_tokens=20,
@@ -650,6 +630,15 @@ def test_seed_deadlock_is_reported_in_time(env):
 
 
 # ------------------------------------------------------------------ exercise 4: stop strings
+STOP_HEAD = """
+    def reply_until(model, tokenizer, question, stop):
+        inputs = tokenizer.apply_chat_template([{"role": "user", "content": question}],
+            add_generation_prompt=True, return_tensors="pt", return_dict=True).to(model.device)
+        out = model.generate(**inputs, do_sample=False, max_new_tokens=30, stop_strings=stop,
+                             tokenizer=tokenizer)
+        new = out[0, inputs["input_ids"].shape[1]:]
+        reply = tokenizer.decode(new, skip_special_tokens=True)
+"""
 STOP_WRONG = {
     "keeps the stop string (transformers' default)": ("""
         def reply_until(model, tokenizer, question, stop):
@@ -768,6 +757,38 @@ STOP_WRONG = {
             found = [reply.find(s) for s in stop if s in reply]
             return reply[:min(found)].strip() if found else reply.strip()
         """, "apply the chat template"),
+    # false-pass kind "stop strings always ending on a token boundary": dropping the last token
+    # equals cutting at the string only when the stop string is exactly that token
+    "drops the last token": (STOP_HEAD + """
+        if any(s in reply for s in stop):
+            reply = tokenizer.decode(new[:-1], skip_special_tokens=True)
+        return reply.strip()
+        """, "you cut too much, at a token boundary"),
+    # the same kind: len(stop) characters off the end leaves the overshoot of the last token
+    "cuts len(stop) characters off the end": (STOP_HEAD + """
+        for s in stop:
+            if s in reply:
+                return reply[:len(reply) - len(s)].strip()
+        return reply.strip()
+        """, "not a fixed number of characters from the end"),
+    # the same kind: the earliest-in-text rule against first-in-list, when one token completes both
+    "the first stop string of the list that occurs": (STOP_HEAD + """
+        for s in stop:
+            if s in reply:
+                return reply[:reply.find(s)].strip()
+        return reply.strip()
+        """, "you cut at the first stop string of the list"),
+    # false-pass kind "a tiny model that never emits EOS": a reply that ends before any stop string
+    "decoded without skip_special_tokens": ("""
+        def reply_until(model, tokenizer, question, stop):
+            inputs = tokenizer.apply_chat_template([{"role": "user", "content": question}],
+                add_generation_prompt=True, return_tensors="pt", return_dict=True).to(model.device)
+            out = model.generate(**inputs, do_sample=False, max_new_tokens=30, stop_strings=stop,
+                                 tokenizer=tokenizer)
+            reply = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:])
+            found = [reply.find(s) for s in stop if s in reply]
+            return reply[:min(found)].strip() if found else reply.strip()
+        """, "your reply holds the end-of-sequence token"),
 }
 
 
@@ -812,6 +833,15 @@ STOP_RIGHT = {
             reply = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
             for s in sorted(stop, key=lambda s: reply.find(s) if s in reply else len(reply)):
                 return reply.split(s)[0].strip() if s in reply else reply.strip()
+        """,    "a pipeline's stop_sequence= (section 8)": """
+        def reply_until(model, tokenizer, question, stop):
+            pipe = pipeline("text-generation", model=model, tokenizer=copy.deepcopy(tokenizer),
+                            device=model.device)
+            out = pipe([{"role": "user", "content": question}], max_new_tokens=30, do_sample=False,
+                       stop_sequence=list(stop), return_full_text=False)
+            reply = out[0]["generated_text"]
+            cut = min((reply.find(s) for s in stop if s in reply), default=len(reply))
+            return reply[:cut].strip()
         """,
 }
 

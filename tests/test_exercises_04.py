@@ -64,23 +64,7 @@ def assert_accepted(question: str, source: str) -> None:
     assert result.passed, f"a valid answer failed {question}:\n{failure_text(result)}"
 
 
-# ------------------------------------------------------------------ predictions
-PREDICTIONS = {"predict_one_lock": ("one_lock_16", "a"), "predict_429": ("refused_wait", "b"),
-               "predict_kv": ("kv_vs_weights", "c")}
-
-
-@pytest.mark.parametrize("question", PREDICTIONS)
-def test_predictions(question):
-    name, right = PREDICTIONS[question]
-    wrong = next(letter for letter in "abc" if letter != right)
-    other = next(letter for letter in "abc" if letter not in (right, wrong))
-    for answer in (wrong, other):
-        assert_caught(question, f"{name} = {answer!r}", "not what")
-    assert_caught(question, f"{name} = ...", "write your prediction first")
-    assert_caught(question, f"{name} = {right + ' or ' + wrong!r}", "one letter in a string")
-    assert_caught(question, f"{name} = [{right!r}]", "one letter in a string")
-    for valid in (right, right.upper(), f" ({right}) "):
-        assert_accepted(question, f"{name} = {valid!r}")
+# (the predictions: tests/test_predictions.py, the same for every lesson)
 
 
 # ------------------------------------------------------------------ exercise 1: the batching worker
@@ -136,6 +120,29 @@ WRONG_WORKERS = {
                 future.set_exception(err)""")],
         "one failing request must not fail the others"),
     "inputs left on the CPU": ([(".to(self.model.device)", "")], "put the inputs on model.device"),
+    # false pass "a model that never emits EOS": lesson 03's `min_new_tokens` copied, so every row
+    # runs to the largest budget ("exactly N" where the text says "up to N")
+    "forces every reply to the full length (min_new_tokens)": (
+        [("do_sample=False,", "do_sample=False, min_new_tokens=max(budget for _, budget, _ in batch),")],
+        "do not force a length"),
+    # false pass "every tested row ends at the same step": the new tokens taken as the last
+    # max_new_tokens columns, right only while some row runs to the largest budget
+    "the last max_new_tokens columns as the new tokens": (
+        [('out[:, inputs["input_ids"].shape[1]:].tolist()',
+          'out[:, -max(budget for _, budget, _ in batch):].tolist()')],
+        "generate() returns fewer new columns than max_new_tokens"),
+    # false pass "padding never reaches the text": trailing eos stripped instead of a cut at the
+    # first eos, right only while the pad token is the eos (as SmolLM2's is)
+    "strips trailing eos instead of cutting at the first": (
+        [("replies.append(row[:row.index(eos)] if eos in row else row)",
+          "while row and row[-1] == eos:\n                row = row[:-1]\n            replies.append(row)")],
+        "which is not always the eos"),
+    # false pass "a race that only shows when many waiters are released at once": a thread per
+    # batch, so a burst of requests runs several generate() calls on the one model at once
+    "a thread per batch": (
+        [("            self._serve(batch)\n",
+          "            threading.Thread(target=self._serve, args=(batch,), daemon=True).start()\n")],
+        "generate() calls ran at once"),
 }
 
 
@@ -185,7 +192,7 @@ class BatchingWorker:
         """Queue one request."""
         ...
 '''
-    assert_caught("batching_worker", skeleton, "write BatchingWorker first", include_hidden=False)
+    assert_caught("batching_worker", skeleton, "write `BatchingWorker` first", include_hidden=False)
 
 
 VALID_WORKER = '''
@@ -270,6 +277,17 @@ MESSAGES = 'messages=[{"role": "user", "content": question}]'
     ([("return reply.choices[0].message.content", "return reply")], "return the reply's text"),
     ([("return reply.choices[0].message.content", "return reply.choices[0].message")],
      "return the reply's text"),
+    # false pass "request bodies whose whitespace is never compared": the question trimmed, or its
+    # spaces collapsed, before it is sent
+    ([(MESSAGES, 'messages=[{"role": "user", "content": question.strip()}]')],
+     "spaces and new lines included"),
+    ([(MESSAGES, 'messages=[{"role": "user", "content": " ".join(question.split())}]')],
+     "spaces and new lines included"),
+    # false pass "exact fields sent": a stop string the text never asked for changes the reply
+    ([("temperature=0)", 'temperature=0, stop=["\\n"])')], "send only what the text asks"),
+    # false pass "a reply without spaces around it": the reply trimmed
+    ([("return reply.choices[0].message.content", "return reply.choices[0].message.content.strip()")],
+     "as the server sent it"),
 ])
 def test_wrong_clients_are_caught(edits, message):
     assert_caught("openai_client", ask_with(*edits), message)
@@ -295,6 +313,20 @@ def ask(base_url, question, max_tokens=32):
     return next(iter(stream)).choices[0].delta.content
 '''
     assert_caught("openai_client", source, "return the reply's text")
+
+
+def test_a_stream_joined_with_spaces_is_caught():
+    """False pass "no text with a space before punctuation": pieces stripped and joined with
+    spaces give the reply back only while every piece boundary falls on a space."""
+    source = '''
+def ask(base_url, question, max_tokens=32):
+    client = OpenAI(base_url=f"{base_url}/v1", api_key="x")
+    stream = client.chat.completions.create(model="m", stream=True, temperature=0, max_tokens=max_tokens,
+                                            messages=[{"role": "user", "content": question}])
+    pieces = [chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices]
+    return " ".join(piece.strip() for piece in pieces if piece.strip())
+'''
+    assert_caught("openai_client", source, "join the streamed pieces as they are")
 
 
 def test_the_default_budget_is_checked():

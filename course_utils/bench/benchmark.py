@@ -8,7 +8,8 @@ Each server runs alone, as its own process, on the course model in the dtype the
 this machine: ``naive`` (lesson 03's tutorial server), ``reference-N`` (the reference server
 batching up to N requests with the step scheduler; ``reference-1``: no batching),
 ``reference-static-N`` (static batches of up to N requests), ``transformers-cb`` and
-``transformers`` (``transformers serve`` with and without continuous batching). Each is warmed up
+``transformers`` (``transformers serve`` with and without continuous batching), and ``vllm``
+(vLLM's OpenAI server from ``.venv-vllm``, with its defaults: ``course_utils.vllm``). Each is warmed up
 with one request, loaded by ``course_utils.bench.loadtest`` for each number of clients (closed
 loop) and each rate (open loop: Poisson arrivals, requests per second), and stopped. Without
 ``--rates`` the clients default to 1 4 16; with ``--rates`` only the clients you name run too.
@@ -17,7 +18,10 @@ loop) and each rate (open loop: Poisson arrivals, requests per second), and stop
 ``--clients 1 16 --max-tokens 64 --rates 0.7 --open-max-tokens 16:256``).
 
 A server that goes ``--stall-seconds`` (default 10) without sending a single token while requests
-wait is shown as ``STALLED`` in its row instead of a throughput.
+wait is shown as ``STALLED`` in its row instead of a throughput. Each row also records what the
+figure depends on besides the server: the machine's load average when the run started (another
+busy process halves a 2-core machine) and the server's compute threads (its own report where it
+gives one: the reference server's ``/info``, vLLM's log).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +41,7 @@ from .loadtest import budget_range, course_token_counter, parse_max_tokens, run
 SERVERS = ["naive", "reference-1", "reference-16", "transformers-cb"]
 COLUMNS = ("mode", "clients", "offered_rate", "max_tokens", "requests", "refused", "errors", "tokens_per_s",
            "latency_p50_s", "latency_p95_s", "ttft_p50_s", "ttft_p95_s", "stalled", "longest_gap_s")
+KNOWN = ("naive, reference-N, reference-static-N, transformers-cb, transformers or vllm")
 
 
 def server_command(name: str, model: str, dtype: str, port: int) -> tuple[list[str], str]:
@@ -53,8 +60,24 @@ def server_command(name: str, model: str, dtype: str, port: int) -> tuple[list[s
         return transformers + ["--continuous-batching"], "openai"
     if name == "transformers":
         return transformers, "openai"
-    raise ValueError(f"unknown server {name!r}: naive, reference-N, reference-static-N, transformers-cb "
-                     "or transformers")
+    if name == "vllm":  # started by course_utils.vllm.VLLMServer, from its own environment
+        return ["vllm", "--dtype", dtype], "openai"
+    raise ValueError(f"unknown server {name!r}: {KNOWN}")
+
+
+def server_threads(name: str, url: str, log: str = "") -> str:
+    """How many compute threads the server uses, as it reports them: the reference server's
+    ``/info`` (``threads``), vLLM's log (the cores its worker is bound to); "" when it says not."""
+    import httpx
+
+    if name == "vllm":
+        found = re.findall(r"core ids=\[([0-9, ]*)\]", log)
+        return f"{len(found[-1].split(','))} (cores {found[-1]})" if found else ""
+    try:
+        info = httpx.get(f"{url}/info", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return ""
+    return str(info.get("threads", "")) if isinstance(info, dict) else ""
 
 
 def _sync(coroutine):
@@ -101,7 +124,8 @@ def format_row(row: dict) -> str:
              else f"{row['tokens_per_s']:9.1f} tok/s")
     return (f"{row['server']:20} {row['scenario']:30} {speed:>32}  p50 {s(row['latency_p50_s'])} s"
             f"  p95 {s(row['latency_p95_s'])} s  first token p95 {s(row['ttft_p95_s'])} s"
-            f"  requests {row['requests']:4}  refused {row['refused']:3}  errors {row['errors']:3}")
+            f"  requests {row['requests']:4}  refused {row['refused']:3}  errors {row['errors']:3}"
+            f"  threads {row.get('threads') or '?'}  load {row.get('load_average', float('nan')):.2f}")
 
 
 HEADER = f"{'server':20} {'scenario':30} {'throughput':>32}  latency p50, p95, time to first token p95"
@@ -112,7 +136,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, options: dict,
-             progress) -> list[dict]:
+             progress, threads: str = "") -> list[dict]:
     """Load one running server with each (clients, rate) in ``loads``; one row each.
 
     ``loads``: (clients, rate, max_tokens) each; ``options``: ``run``'s keyword arguments shared
@@ -122,9 +146,11 @@ def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, 
     _sync(run(url, 1, 0.1, 8, api, **warm_up))
     rows = []
     for clients, rate, max_tokens in loads:
+        load = round(os.getloadavg()[0], 2)  # before the run: the machine's own business
         report = _sync(run(url, clients, duration, api=api, rate=rate, max_tokens=max_tokens, **options))
         low, high = budget_range(max_tokens)
         row = {"server": name, "dtype": dtype, "max_tokens": str(low) if low == high else f"{low}:{high}",
+               "threads": threads, "load_average": load,
                **{k: getattr(report, k) for k in COLUMNS if k != "max_tokens"}}
         row["scenario"] = scenario(row)
         rows.append(row)
@@ -136,12 +162,13 @@ def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, 
 def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tokens=64,
             model: str | None = None, dtype: str | None = None, start_timeout: float = 180.0,
             progress=print, rates=(), seed: int = 0, stall_seconds: float = 10.0,
-            timeout: float = 120.0, open_max_tokens=None) -> list[dict]:
+            timeout: float = 120.0, open_max_tokens=None, running: dict | None = None) -> list[dict]:
     """Benchmark each server in turn; one row (a dict) per server and load.
 
     The loads: a closed loop for each number of ``clients``, then an open loop for each of the
     ``rates`` (requests per second). ``max_tokens``: an int, or ``(LO, HI)`` / ``"LO:HI"``;
-    ``open_max_tokens``: the open loop's, if not the same.
+    ``open_max_tokens``: the open loop's, if not the same. ``running``: servers already running,
+    name -> URL (a notebook's vLLM): loaded as they are, not started.
     """
     from ..device import pick_device, pick_dtype
     from ..models import resolve_model
@@ -157,16 +184,31 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
     if progress:
         progress(HEADER)
     for name in servers:
-        port = free_port()
-        command, api = server_command(name, model, dtype, port)
-        url = f"http://127.0.0.1:{port}"
         sent_name = model if name.startswith("transformers") else "course"  # it wants its own
         options = {"model": sent_name, "count_tokens": count_tokens,
                    "seed": seed, "stall_seconds": stall_seconds, "timeout": timeout}
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if name in (running or {}):
+            rows += _measure(name, running[name], "openai", dtype, loads, duration, options, progress,
+                             server_threads(name, running[name]))
+            continue
+        if name == "vllm":
+            from ..vllm import VLLMServer
+
+            with VLLMServer(model, dtype=dtype, start_timeout=max(start_timeout, 400)) as server:
+                rows += _measure(name, server.url, "openai", dtype, loads, duration, options, progress,
+                                 server_threads(name, server.url, server.log()))
+            continue
+        port = free_port()
+        command, api = server_command(name, model, dtype, port)
+        url = f"http://127.0.0.1:{port}"
+        # A server started here gets no thread setting of this process's (OMP_NUM_THREADS=1 set
+        # for a test run would cost a server a third of its speed): each sets its own.
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
             _wait_healthy(url, process, start_timeout)
-            rows += _measure(name, url, api, dtype, loads, duration, options, progress)
+            rows += _measure(name, url, api, dtype, loads, duration, options, progress,
+                             server_threads(name, url))
         finally:
             process.terminate()
             process.wait(timeout=30)

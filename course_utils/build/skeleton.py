@@ -43,6 +43,13 @@ def install_spec(lesson: str | None = None) -> str:
     return f"course-utils{extra} @ git+https://github.com/{REPO}@{BRANCH}"
 
 
+def colab_constraints(lesson: str | None = None) -> str:
+    """The constraints file Colab's setup cell installs with: the versions the course was tested
+    with (``constraints-colab.txt``; lesson 06: ``constraints-colab-openvino.txt``), never torch."""
+    name = "constraints-colab-openvino.txt" if lesson in OWN_ENVIRONMENT else "constraints-colab.txt"
+    return f"https://raw.githubusercontent.com/{REPO}/{BRANCH}/{name}"
+
+
 def notebook_relpath(lesson: str, kind: str) -> str:
     """Path of a lesson notebook in the repository (masters open as their student version)."""
     return f"notebooks/solutions/{lesson}.ipynb" if kind == "solutions" else f"notebooks/{lesson}.ipynb"
@@ -63,7 +70,9 @@ if "google.colab" in sys.modules:
     import subprocess
 
     helpers = "{install_spec(lesson)}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", helpers], check=True)
+    # the versions the course was tested with
+    tested = "{colab_constraints(lesson)}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", tested, helpers], check=True)
 try:
     from course_utils import exercise_checker, show_device, show_versions
 except ImportError:
@@ -98,10 +107,27 @@ def stamp_header(nb, lesson: str, kind: str) -> None:
     nb.cells.insert(first_code, setup)
 
 
+# What Jupyter's Python kernel reports about its language. A notebook committed without it is
+# marked modified by JupyterLab as soon as it opens (the kernel fills it in); the version is the
+# course's Python (the set-up prefers 3.11), the rest is the same for every Python 3.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.11.7",
+}
+# Text that stands for something a contributor still has to write: the build refuses a notebook
+# that contains one (a learner must never read "runs in about RUNTIME_PLACEHOLDER").
+PLACEHOLDER = re.compile(r"\b[A-Z][A-Z0-9]*_PLACEHOLDER\b|\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b")
+
+
 def normalize(nb, lesson: str) -> None:
     """No outputs, deterministic cell ids, no editor-specific metadata: clean, stable diffs."""
     nb.metadata.pop("jupytext", None)
-    nb.metadata.pop("language_info", None)
+    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
     nb.metadata["kernelspec"] = kernelspec(lesson)
     for i, cell in enumerate(nb.cells):
         digest = hashlib.sha1(f"{lesson}:{i}:{cell.cell_type}".encode()).hexdigest()[:8]
@@ -159,6 +185,11 @@ def skeleton_problems(nb, lesson: str, kind: str) -> list[str]:
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
             problems.append(f"cell {i} carries outputs; notebooks are committed without them")
             break
+    for i, cell in enumerate(nb.cells):
+        found = PLACEHOLDER.search(cell.source)
+        if found and cell.cell_type != "raw":
+            problems.append(f"cell {i} still holds the placeholder {found.group(0)!r}: write the text "
+                            "it stands for")
     return problems
 
 

@@ -85,3 +85,53 @@ def test_inputs_on_the_model_device(generate_batch, tokenizer):
     assert seen, 'your function never called model.generate()'
     assert seen[0] == 'meta', f"the model was on the 'meta' device but your inputs were on {seen[0]}: move them with .to(model.device) (on a GPU the model is on 'cuda' and CPU inputs fail)"
 
+@test_case(points=None, hidden=False)
+def test_rows_that_end_early(generate_batch, tokenizer):
+    import copy
+    import inspect
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from course_utils.exercises import within
+    eos, budget = (tokenizer.eos_token_id, 6)
+    scripts = [tokenizer(' Wait , what ?', add_special_tokens=False)['input_ids'] + [eos], [eos], tokenizer(' and then the river turned north again', add_special_tokens=False)['input_ids']]
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)).eval()
+    model.requires_grad_(False)
+    real_forward, real_generate, state = (model.forward, model.generate, {'prompt': None})
+
+    def scripted_forward(*args, **kwargs):
+        bound = inspect.signature(LlamaForCausalLM.forward).bind(model, *args, **kwargs).arguments
+        ids, cache = (bound.get('input_ids'), bound.get('past_key_values'))
+        seen = (cache.get_seq_length() if cache is not None else 0) + (ids.shape[1] if ids is not None else bound['inputs_embeds'].shape[1])
+        state['prompt'] = seen if state['prompt'] is None else state['prompt']
+        out = real_forward(*args, **kwargs)
+        step = seen - state['prompt']
+        for row, script in enumerate(scripts[:out.logits.shape[0]]):
+            token = script[step] if step < len(script) else eos
+            out.logits[row, -1, token] = out.logits[row, -1].max() + 50
+        return out
+
+    def fresh_generate(*args, **kwargs):
+        state['prompt'] = None
+        return real_generate(*args, **kwargs)
+    model.forward, model.generate = (scripted_forward, fresh_generate)
+    prompts = ['Hi', 'Tell me about rivers', 'Which way does the river flow?']
+    wanted = [tokenizer.decode(s[:budget], skip_special_tokens=True) for s in scripts]
+    theirs = copy.deepcopy(tokenizer)
+    theirs.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output = True
+    got = within(30, generate_batch, model, theirs, prompts, budget, hint='one generate() call of 6 tokens should finish at once')
+    assert isinstance(got, list) and len(got) == len(prompts) and all((isinstance(g, str) for g in got)), 'return a list with one string per prompt'
+    if got == wanted:
+        return
+    if any((tokenizer.eos_token in g for g in got)):
+        hint = 'two rows end early here, with the end-of-sequence token, and generate() pads a finished row after it: decode with skip_special_tokens=True so that none of that reaches the text'
+    elif any((len(g) > len(w) and g.startswith(w) for g, w in zip(got[:2], wanted[:2]))) or got[1]:
+        hint = 'a row whose model ended it early (end-of-sequence token) went on: max_new_tokens is an upper bound, not a length to force (no min_new_tokens); let generate() stop each row at its own end'
+    elif got[0] == theirs.clean_up_tokenization(wanted[0]):
+        hint = 'the space before the punctuation was removed: decode without clean_up_tokenization_spaces (transformers 5.23 ignores it for this tokenizer, 5.5 and WordPiece tokenizers apply it)'
+    elif [g.strip() for g in got] == [w.strip() for w in wanted]:
+        hint = 'do not strip the replies: return the decoded new text as it is'
+    else:
+        hint = "decode each row's new ids, after the padded prompt, with skip_special_tokens=True and no other option"
+    raise AssertionError(f'with rows that end at different steps the replies are not right: {hint}')
+

@@ -36,7 +36,7 @@ def test_same_tokens_as_generate(greedy_with_cache, tokenizer):
 
     def forbidden(*args, **kwargs):
         raise AssertionError('do not call generate(): write the loop yourself, one model(...) call per new token')
-    cases = [('The capital of France is', 6, None), ('Once upon a time', 8, 3), ('One, two,', 4, 6), ('Hello', 1, None)]
+    cases = [('The capital of France is', 6, None), ('Once upon a time', 8, 3), ('One, two,', 4, 6), ('Hello', 1, None), ('Hi there', 5, 1)]
     for text, budget, eos_step in cases:
         enc = tokenizer(text, return_tensors='pt')
         model.prompt_len, model.eos_step = (enc['input_ids'].shape[1], eos_step)

@@ -9,11 +9,7 @@ all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_forward_call_count(predicted_forward_calls, forward_calls):
-    ok_types = (int, float, str)
-    assert isinstance(predicted_forward_calls, ok_types) and (not isinstance(predicted_forward_calls, bool)), 'write your prediction as a number, for example predicted_forward_calls = 3'
-    try:
-        guess = float(str(predicted_forward_calls).strip())
-    except ValueError:
-        raise AssertionError('write your prediction as a number (digits), for example predicted_forward_calls = 3') from None
-    assert guess == len(forward_calls), "not what the experiment counted: read the cell's output. Each call gives one new token; which call reads the prompt, and is there a call after the last token?"
+    from course_utils.exercises import prediction_number, reveal
+    guess = prediction_number(predicted_forward_calls, 'predicted_forward_calls')
+    reveal(guess, float(len(forward_calls)), 'Each call gives one new token: which call reads the prompt, and is there a call after the last token?')
 

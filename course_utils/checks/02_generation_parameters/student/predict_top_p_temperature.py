@@ -11,14 +11,12 @@ all_or_nothing = True
 def test_predict_top_p_temperature(predict_top_p_temperature, next_logits):
     import torch
     from transformers import TemperatureLogitsWarper, TopPLogitsWarper
-    from course_utils.exercises import answered
-    assert answered(predict_top_p_temperature), "write your prediction first: one letter in quotes, for example predict_top_p_temperature = 'a'"
-    assert isinstance(predict_top_p_temperature, str) and predict_top_p_temperature.strip().strip('().').strip().lower() in {'a', 'b', 'c'}, 'answer with one of the letters a, b or c, as a string in quotes'
+    from course_utils.exercises import prediction_choice, reveal
+    letter = prediction_choice(predict_top_p_temperature, 'predict_top_p_temperature', 'abc')
 
     def kept(temperature):
         scaled = TemperatureLogitsWarper(temperature)(None, next_logits.float()[None])
         return int(torch.isfinite(TopPLogitsWarper(0.9)(None, scaled)).sum())
     low, high = (kept(0.5), kept(1.5))
-    truth = 'a' if low > high else 'b' if low < high else 'c'
-    assert predict_top_p_temperature.strip().strip('().').strip().lower() == truth, "that is not what the experiment shows: compare the 'tokens kept' column at T = 0.5 and at T = 1.5, then read the explanation below the check"
+    reveal(letter, 'a' if low > high else 'b' if low < high else 'c', "Compare the 'tokens kept' column at T = 0.5 and at T = 1.5.")
 

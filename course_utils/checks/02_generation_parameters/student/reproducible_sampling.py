@@ -56,3 +56,39 @@ def test_up_to_twenty_new_tokens(sample_with_seed):
     short = [n for n, ended in runs if not ended and n < 20]
     assert not short, f'generation stopped after {min(short)} new tokens although the model had not finished: up to 20 means 20 unless the model ends earlier. Use max_new_tokens=20 (max_length counts the prompt too)'
 
+@test_case(points=None, hidden=False)
+def test_the_model_may_end_early(sample_with_seed):
+    import inspect
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM, pipeline
+    from course_utils.exercises import within
+    from course_utils.models import tiny_model_path
+    path = str(tiny_model_path())
+    model = AutoModelForCausalLM.from_pretrained(path).eval()
+    model.requires_grad_(False)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    eos, end_at = (tokenizer.eos_token_id, 6)
+    real_forward, real_generate, state, runs = (model.forward, model.generate, {'prompt': None}, [])
+
+    def forward(*args, **kwargs):
+        bound = inspect.signature(LlamaForCausalLM.forward).bind(model, *args, **kwargs).arguments
+        ids, cache = (bound.get('input_ids'), bound.get('past_key_values'))
+        seen = (cache.get_seq_length() if cache is not None else 0) + (ids.shape[1] if ids is not None else bound['inputs_embeds'].shape[1])
+        state['prompt'] = seen if state['prompt'] is None else state['prompt']
+        out = real_forward(*args, **kwargs)
+        if seen - state['prompt'] == end_at - 1:
+            out.logits[:, -1, eos] = out.logits[:, -1].max() + 50
+        return out
+
+    def spy(*args, **kwargs):
+        state['prompt'] = None
+        out = real_generate(*args, **kwargs)
+        ids = kwargs.get('input_ids', kwargs.get('inputs', args[0] if args else None))
+        runs.extend((len(row) - ids.shape[-1] for row in getattr(out, 'sequences', out)))
+        return out
+    model.forward, model.generate = (forward, spy)
+    pipe = pipeline('text-generation', model=model, tokenizer=tokenizer, do_sample=False)
+    text = within(15, sample_with_seed, pipe, 'Once upon a time', 8, hint='does your function loop until something that never happens, or wait for a thread or a lock?')
+    assert runs, 'call the pipeline `generator` your function is given (the check watches its model)'
+    assert max(runs) <= end_at, f'this model ends its text with the end-of-sequence token as new token {end_at}, but generation went on to {max(runs)} new tokens: up to 20 means the model may end earlier. Do not force a length (min_new_tokens)'
+    assert isinstance(text, str) and tokenizer.eos_token not in text, f'your text holds the end-of-sequence token {tokenizer.eos_token}: return only the new text, without special tokens (the pipeline skips them; after generate(), decode with skip_special_tokens=True)'
+

@@ -142,3 +142,41 @@ def test_async_endpoints_and_other_exceptions(add_safe_errors):
     for response in responses:
         assert any((response.json()['error_id'] in message for message in ours)), 'log every error with its error_id, from async def endpoints too'
 
+@test_case(points=None, hidden=True)
+def test_errors_at_the_same_moment(add_safe_errors):
+    import logging
+    import threading
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from course_utils.exercises import answered, within
+    assert answered(add_safe_errors), 'write add_safe_errors(app) in the cell above'
+    app = FastAPI()
+
+    @app.get('/boom')
+    async def boom():
+        raise RuntimeError('many users at once')
+    add_safe_errors(app)
+
+    def run():
+        responses, gate = ([], threading.Barrier(12))
+        with TestClient(app, raise_server_exceptions=False) as client:
+
+            def send():
+                gate.wait(5)
+                responses.append(client.get('/boom'))
+            senders = [threading.Thread(target=send, daemon=True) for _ in range(12)]
+            for sender in senders:
+                sender.start()
+            for sender in senders:
+                sender.join(8)
+        return responses
+    root, quiet = (logging.getLogger(), logging.NullHandler())
+    root.addHandler(quiet)
+    try:
+        responses = within(15, run, hint='your error handling never answered: does it wait for something?')
+    finally:
+        root.removeHandler(quiet)
+    assert len(responses) == 12 and all((r.status_code == 500 for r in responses)), '12 errors at the same moment: each gets the JSON 500'
+    ids = [r.json().get('error_id') for r in responses]
+    assert len(set(ids)) == 12, f'errors at the same moment got the same error_id ({12 - len(set(ids))} repeated): make it random (uuid.uuid4().hex), not from the clock or a counter'
+

@@ -163,3 +163,63 @@ def test_bad_body_never_reaches_the_model(make_app):
         assert response.status_code == 200 and response.json() == {'generated_text': 'x'}, 'a body without max_new_tokens is valid (GenerateBody has a default)'
     within(20, run, hint='your app did not answer: is a lock held across an await?')
 
+@test_case(points=None, hidden=True)
+def test_many_requests_at_the_same_moment(make_app):
+    import threading
+    import time
+    from fastapi.testclient import TestClient
+    from course_utils.exercises import answered, within
+    assert answered(make_app), 'write make_app(generate_text, max_concurrent) in the cell above'
+    your_code = make_app.__code__.co_filename
+
+    def pause_between_lines(frame, event, arg):
+        """Before each line of the learner's code, 3 ms in which other threads run: a race that the
+        GIL almost never shows (a count checked, then increased) shows at once."""
+        if frame.f_code.co_filename != your_code:
+            return None
+        if event == 'line':
+            time.sleep(0.003)
+        return pause_between_lines
+    running, peak, count = ([0], [0], threading.Lock())
+    release = threading.Event()
+
+    def counting_model(prompt, max_new_tokens):
+        with count:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        release.wait(10)
+        time.sleep(0.05)
+        with count:
+            running[0] -= 1
+        return prompt.upper()
+
+    def run():
+        answers, gate = ({}, threading.Barrier(9))
+        with TestClient(make_app(counting_model, 3), raise_server_exceptions=False) as client:
+
+            def send(i):
+                gate.wait(5)
+                response = client.post('/generate', json={'prompt': f'story {i}', 'max_new_tokens': 4})
+                answers[i] = response
+            senders = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(9)]
+            for sender in senders:
+                sender.start()
+            time.sleep(0.6)
+            at_first = peak[0]
+            release.set()
+            deadline = time.monotonic() + 8
+            for sender in senders:
+                sender.join(max(0.0, deadline - time.monotonic()))
+        return (at_first, answers)
+    previous = threading.gettrace()
+    threading.settrace(pause_between_lines)
+    try:
+        at_first, answers = within(20, run, hint='your app did not answer 9 requests sent at the same moment: is a lock held across an await, or a slot never given back?')
+    finally:
+        threading.settrace(previous)
+        release.set()
+    assert at_first <= 3, f'{at_first} generations ran at once when 9 requests arrived together (max_concurrent=3): a count checked, then increased, lets several requests through between the two steps. Take a slot in one step: a semaphore (threading or asyncio), or a lock around both'
+    assert peak[0] <= 3, f'when the running generations ended together, {peak[0]} ran at once (max_concurrent=3): the freed slots let in more waiting requests than there were slots'
+    assert at_first == 3, f'only {at_first} generation(s) ran at once with 9 requests waiting and max_concurrent=3'
+    assert sorted(answers) == list(range(9)) and all((answers[i].status_code == 200 and answers[i].json() == {'generated_text': f'STORY {i}'} for i in range(9))), 'every request sent at the same moment must be answered, each with its own text'
+

@@ -146,3 +146,24 @@ def test_really_streams(make_streaming_app):
     assert seen_early is not None, 'the stream sent no data: lines'
     assert seen_early, 'the first piece arrived only with the later ones: yield each event as soon as its piece exists (and do not loop over a blocking generator inside an async def endpoint)'
 
+@test_case(points=None, hidden=True)
+def test_spaces_and_punctuation_kept(make_streaming_app):
+    import json
+    from fastapi.testclient import TestClient
+    from course_utils.exercises import answered, within
+    assert answered(make_streaming_app), 'write make_streaming_app(stream_text) in the cell above'
+    pieces = [' Hello', ' ,', ' world', ' !', '\n']
+
+    def spaced(prompt, max_new_tokens):
+        yield from pieces
+
+    def run():
+        client = TestClient(make_streaming_app(spaced), raise_server_exceptions=False)
+        response = client.post('/generate_stream', json={'prompt': 'Hi', 'max_new_tokens': 5})
+        return [line[5:].removeprefix(' ') for line in response.text.splitlines() if line.startswith('data:')]
+    data = within(10, run, hint='the stream never ended')
+    assert data and data[-1] == '[DONE]', 'end every stream with data: [DONE]'
+    events = [json.loads(item) for item in data[:-1]]
+    assert events[:-1] == [{'index': i, 'text': piece} for i, piece in enumerate(pieces)], 'send every piece exactly as yielded, spaces and new lines included'
+    assert events[-1:] == [{'generated_text': ''.join(pieces)}], 'generated_text is the pieces joined exactly as yielded ("".join(pieces)): nothing stripped, no spaces added (this reply starts with a space, has a space before punctuation, and ends with a new line)'
+

@@ -12,24 +12,41 @@ def test_one_left_padded_batch(BatchingWorker):
     from concurrent.futures import Future
     from course_utils.exercises import answered, within
     from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
     import time
     import torch
     from transformers import GenerationConfig
 
     class FakeLM:
-        """Greedy, deterministic and instant; each row's reply depends only on the text it holds;
-        records every generate() call. Samples by default, as many models' generation_config do."""
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
 
-        def __init__(self, tokenizer, device='cpu', stop_after=None):
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
             self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
-            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=2)
-            self.stop_after = stop_after or {}
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
 
-        def reply(self, text, n):
+        def reply(self, text, n, at_least=0):
             seed = sum(map(ord, text))
-            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, self.stop_after.get(text, n)))]
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
 
-        def generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
             ids = input_ids if input_ids is not None else inputs
             config = generation_config or self.generation_config
             mask_device = self.device if attention_mask is None else attention_mask.device
@@ -38,7 +55,8 @@ def test_one_left_padded_batch(BatchingWorker):
             width = ids.shape[1]
             n = kwargs.get('max_new_tokens', config.max_new_tokens)
             n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
-            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none'}
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
             self.calls.append(call)
             if self.device.type == 'meta':
                 return torch.full((ids.shape[0], width + n), 5)
@@ -53,7 +71,7 @@ def test_one_left_padded_batch(BatchingWorker):
                 raise ValueError('the model cannot continue this prompt')
             eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
             pad = 2 if pad is None else pad
-            rows = [self.reply(text, n) for text in texts]
+            rows = [self.reply(text, n, at_least) for text in texts]
             rows = [row + [eos] if len(row) < n else row for row in rows]
             length = max((len(row) for row in rows))
             new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
@@ -73,6 +91,7 @@ def test_one_left_padded_batch(BatchingWorker):
     assert call['padding'] == 'left', 'pad on the left: generate() appends new tokens after the last column, so every prompt must end there'
     assert call['do_sample'] is False, "generate greedily (do_sample=False): this model's generation_config samples by default, as many do"
     assert call['max_new_tokens'] == max((b for _, b in asks)), f"call generate() with max_new_tokens = the largest budget in the batch (then every row has enough tokens); you asked for {call['max_new_tokens']}"
+    assert not call['min_new_tokens'], 'do not force a length (min_new_tokens): a request gets up to its max_new_tokens, fewer when the model ends its reply with eos'
     for (prompt, budget), reply in zip(asks, replies):
         assert isinstance(reply, list) and all((isinstance(t, int) for t in reply)), "a future's result is the list of new token ids (ints), e.g. row.tolist()"
         right = model.reply(prompt, budget)
@@ -83,24 +102,41 @@ def test_one_left_padded_batch(BatchingWorker):
 def test_arrival_order_and_batch_limit(BatchingWorker):
     from course_utils.exercises import within
     from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
     import time
     import torch
     from transformers import GenerationConfig
 
     class FakeLM:
-        """Greedy, deterministic and instant; each row's reply depends only on the text it holds;
-        records every generate() call. Samples by default, as many models' generation_config do."""
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
 
-        def __init__(self, tokenizer, device='cpu', stop_after=None):
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
             self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
-            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=2)
-            self.stop_after = stop_after or {}
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
 
-        def reply(self, text, n):
+        def reply(self, text, n, at_least=0):
             seed = sum(map(ord, text))
-            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, self.stop_after.get(text, n)))]
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
 
-        def generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
             ids = input_ids if input_ids is not None else inputs
             config = generation_config or self.generation_config
             mask_device = self.device if attention_mask is None else attention_mask.device
@@ -109,7 +145,8 @@ def test_arrival_order_and_batch_limit(BatchingWorker):
             width = ids.shape[1]
             n = kwargs.get('max_new_tokens', config.max_new_tokens)
             n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
-            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none'}
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
             self.calls.append(call)
             if self.device.type == 'meta':
                 return torch.full((ids.shape[0], width + n), 5)
@@ -124,7 +161,7 @@ def test_arrival_order_and_batch_limit(BatchingWorker):
                 raise ValueError('the model cannot continue this prompt')
             eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
             pad = 2 if pad is None else pad
-            rows = [self.reply(text, n) for text in texts]
+            rows = [self.reply(text, n, at_least) for text in texts]
             rows = [row + [eos] if len(row) < n else row for row in rows]
             length = max((len(row) for row in rows))
             new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
@@ -147,24 +184,41 @@ def test_arrival_order_and_batch_limit(BatchingWorker):
 def test_budgets_and_eos(BatchingWorker):
     from course_utils.exercises import within
     from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
     import time
     import torch
     from transformers import GenerationConfig
 
     class FakeLM:
-        """Greedy, deterministic and instant; each row's reply depends only on the text it holds;
-        records every generate() call. Samples by default, as many models' generation_config do."""
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
 
-        def __init__(self, tokenizer, device='cpu', stop_after=None):
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
             self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
-            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=2)
-            self.stop_after = stop_after or {}
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
 
-        def reply(self, text, n):
+        def reply(self, text, n, at_least=0):
             seed = sum(map(ord, text))
-            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, self.stop_after.get(text, n)))]
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
 
-        def generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
             ids = input_ids if input_ids is not None else inputs
             config = generation_config or self.generation_config
             mask_device = self.device if attention_mask is None else attention_mask.device
@@ -173,7 +227,8 @@ def test_budgets_and_eos(BatchingWorker):
             width = ids.shape[1]
             n = kwargs.get('max_new_tokens', config.max_new_tokens)
             n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
-            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none'}
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
             self.calls.append(call)
             if self.device.type == 'meta':
                 return torch.full((ids.shape[0], width + n), 5)
@@ -188,7 +243,7 @@ def test_budgets_and_eos(BatchingWorker):
                 raise ValueError('the model cannot continue this prompt')
             eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
             pad = 2 if pad is None else pad
-            rows = [self.reply(text, n) for text in texts]
+            rows = [self.reply(text, n, at_least) for text in texts]
             rows = [row + [eos] if len(row) < n else row for row in rows]
             length = max((len(row) for row in rows))
             new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
@@ -209,24 +264,41 @@ def test_budgets_and_eos(BatchingWorker):
 def test_max_wait(BatchingWorker):
     from course_utils.exercises import within
     from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
     import time
     import torch
     from transformers import GenerationConfig
 
     class FakeLM:
-        """Greedy, deterministic and instant; each row's reply depends only on the text it holds;
-        records every generate() call. Samples by default, as many models' generation_config do."""
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
 
-        def __init__(self, tokenizer, device='cpu', stop_after=None):
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
             self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
-            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=2)
-            self.stop_after = stop_after or {}
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
 
-        def reply(self, text, n):
+        def reply(self, text, n, at_least=0):
             seed = sum(map(ord, text))
-            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, self.stop_after.get(text, n)))]
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
 
-        def generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
             ids = input_ids if input_ids is not None else inputs
             config = generation_config or self.generation_config
             mask_device = self.device if attention_mask is None else attention_mask.device
@@ -235,7 +307,8 @@ def test_max_wait(BatchingWorker):
             width = ids.shape[1]
             n = kwargs.get('max_new_tokens', config.max_new_tokens)
             n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
-            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none'}
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
             self.calls.append(call)
             if self.device.type == 'meta':
                 return torch.full((ids.shape[0], width + n), 5)
@@ -250,7 +323,7 @@ def test_max_wait(BatchingWorker):
                 raise ValueError('the model cannot continue this prompt')
             eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
             pad = 2 if pad is None else pad
-            rows = [self.reply(text, n) for text in texts]
+            rows = [self.reply(text, n, at_least) for text in texts]
             rows = [row + [eos] if len(row) < n else row for row in rows]
             length = max((len(row) for row in rows))
             new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
@@ -287,24 +360,41 @@ def test_max_wait(BatchingWorker):
 def test_a_failing_request_fails_alone(BatchingWorker):
     from course_utils.exercises import within
     from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
     import time
     import torch
     from transformers import GenerationConfig
 
     class FakeLM:
-        """Greedy, deterministic and instant; each row's reply depends only on the text it holds;
-        records every generate() call. Samples by default, as many models' generation_config do."""
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
 
-        def __init__(self, tokenizer, device='cpu', stop_after=None):
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
             self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
-            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=2)
-            self.stop_after = stop_after or {}
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
 
-        def reply(self, text, n):
+        def reply(self, text, n, at_least=0):
             seed = sum(map(ord, text))
-            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, self.stop_after.get(text, n)))]
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
 
-        def generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
             ids = input_ids if input_ids is not None else inputs
             config = generation_config or self.generation_config
             mask_device = self.device if attention_mask is None else attention_mask.device
@@ -313,7 +403,8 @@ def test_a_failing_request_fails_alone(BatchingWorker):
             width = ids.shape[1]
             n = kwargs.get('max_new_tokens', config.max_new_tokens)
             n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
-            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none'}
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
             self.calls.append(call)
             if self.device.type == 'meta':
                 return torch.full((ids.shape[0], width + n), 5)
@@ -328,7 +419,7 @@ def test_a_failing_request_fails_alone(BatchingWorker):
                 raise ValueError('the model cannot continue this prompt')
             eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
             pad = 2 if pad is None else pad
-            rows = [self.reply(text, n) for text in texts]
+            rows = [self.reply(text, n, at_least) for text in texts]
             rows = [row + [eos] if len(row) < n else row for row in rows]
             length = max((len(row) for row in rows))
             new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
@@ -351,24 +442,41 @@ def test_a_failing_request_fails_alone(BatchingWorker):
 def test_inputs_on_model_device(BatchingWorker):
     from course_utils.exercises import within
     from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
     import time
     import torch
     from transformers import GenerationConfig
 
     class FakeLM:
-        """Greedy, deterministic and instant; each row's reply depends only on the text it holds;
-        records every generate() call. Samples by default, as many models' generation_config do."""
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
 
-        def __init__(self, tokenizer, device='cpu', stop_after=None):
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
             self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
-            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=2)
-            self.stop_after = stop_after or {}
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
 
-        def reply(self, text, n):
+        def reply(self, text, n, at_least=0):
             seed = sum(map(ord, text))
-            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, self.stop_after.get(text, n)))]
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
 
-        def generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
             ids = input_ids if input_ids is not None else inputs
             config = generation_config or self.generation_config
             mask_device = self.device if attention_mask is None else attention_mask.device
@@ -377,7 +485,8 @@ def test_inputs_on_model_device(BatchingWorker):
             width = ids.shape[1]
             n = kwargs.get('max_new_tokens', config.max_new_tokens)
             n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
-            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none'}
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
             self.calls.append(call)
             if self.device.type == 'meta':
                 return torch.full((ids.shape[0], width + n), 5)
@@ -392,7 +501,7 @@ def test_inputs_on_model_device(BatchingWorker):
                 raise ValueError('the model cannot continue this prompt')
             eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
             pad = 2 if pad is None else pad
-            rows = [self.reply(text, n) for text in texts]
+            rows = [self.reply(text, n, at_least) for text in texts]
             rows = [row + [eos] if len(row) < n else row for row in rows]
             length = max((len(row) for row in rows))
             new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
@@ -403,4 +512,178 @@ def test_inputs_on_model_device(BatchingWorker):
     pair = [meta_worker.submit('On another device.', 2), meta_worker.submit('Me too.', 2)]
     errors = within(10, lambda: [f.exception() for f in pair], hint="with the model on another device (PyTorch's meta device here) the requests never got an answer: put the inputs on model.device, and catch generate()'s errors")
     assert not any(errors), "put the inputs on model.device (tokenizer(...).to(model.device)): with the model on a GPU, CPU tensors fail (this check puts the model on PyTorch's meta device)"
+
+@test_case(points=None, hidden=True)
+def test_rows_that_all_end_early(BatchingWorker):
+    from course_utils.exercises import within
+    from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
+    import time
+    import torch
+    from transformers import GenerationConfig
+
+    class FakeLM:
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
+
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
+            self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
+
+        def reply(self, text, n, at_least=0):
+            seed = sum(map(ord, text))
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
+
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+            ids = input_ids if input_ids is not None else inputs
+            config = generation_config or self.generation_config
+            mask_device = self.device if attention_mask is None else attention_mask.device
+            if ids.device != self.device or mask_device != self.device:
+                raise RuntimeError(f'Expected all tensors to be on the same device, but found at least two devices, {self.device} and {ids.device}!')
+            width = ids.shape[1]
+            n = kwargs.get('max_new_tokens', config.max_new_tokens)
+            n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
+            self.calls.append(call)
+            if self.device.type == 'meta':
+                return torch.full((ids.shape[0], width + n), 5)
+            mask = attention_mask.tolist() if attention_mask is not None else None
+            if mask is not None:
+                sides = {'left' if m == sorted(m) else 'right' if m == sorted(m, reverse=True) else 'odd' for m in mask if 0 in m}
+                call['padding'] = sides.pop() if len(sides) == 1 else 'left' if not sides else 'odd'
+            starts = [m.index(1) for m in mask] if mask is not None else [0] * len(ids)
+            texts = [self.tokenizer.decode(row[start:]) for row, start in zip(ids.tolist(), starts)]
+            call['texts'] = texts
+            if any(('BOOM' in text for text in texts)):
+                raise ValueError('the model cannot continue this prompt')
+            eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
+            pad = 2 if pad is None else pad
+            rows = [self.reply(text, n, at_least) for text in texts]
+            rows = [row + [eos] if len(row) < n else row for row in rows]
+            length = max((len(row) for row in rows))
+            new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
+            return torch.cat([ids, new], dim=1)
+    tokenizer = load_tokenizer(tiny_model_path(), pad_token='<|endoftext|>')
+    asks = [('Short reply, please.', 9), ('Two words.', 6), ('Nothing at all.', 5), ('Four tokens here.', 8)]
+    model = FakeLM(tokenizer, stop_after={'Short reply, please.': 3, 'Two words.': 2, 'Nothing at all.': 0, 'Four tokens here.': 4})
+    worker = within(3, BatchingWorker, model, tokenizer, max_batch_size=4, max_wait=0.3, hint='BatchingWorker(...) must return at once: start the loop in a daemon thread')
+    futures = [worker.submit(prompt, budget) for prompt, budget in asks]
+    replies = within(10, lambda: [f.result() for f in futures], hint='a request never got its result: does the worker set every future?')
+    assert [c['batch'] for c in model.calls] == [4], '4 requests arrived together and max_batch_size is 4: one generate() call'
+    for (prompt, budget), reply in zip(asks, replies):
+        right = model.reply(prompt, budget)
+        if reply[:len(right)] == right:
+            assert reply in (right, right + [2]), f'the request {prompt!r} got tokens after its end: generate() fills a row that has ended with pad_token_id, which is not always the eos (here it is not). Cut each row at its first eos (tokenizer.eos_token_id)'
+        else:
+            raise AssertionError(f"the request {prompt!r} got the wrong tokens when every row of its batch ended before the largest budget: generate() returns fewer new columns than max_new_tokens then. Take the new tokens after the prompt's padded width (input_ids.shape[1]), not the last max_new_tokens columns")
+
+@test_case(points=None, hidden=True)
+def test_a_burst_from_many_threads(BatchingWorker):
+    from course_utils.exercises import within
+    from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
+    import time
+    import torch
+    from transformers import GenerationConfig
+
+    class FakeLM:
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
+
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
+            self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
+
+        def reply(self, text, n, at_least=0):
+            seed = sum(map(ord, text))
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
+
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+            ids = input_ids if input_ids is not None else inputs
+            config = generation_config or self.generation_config
+            mask_device = self.device if attention_mask is None else attention_mask.device
+            if ids.device != self.device or mask_device != self.device:
+                raise RuntimeError(f'Expected all tensors to be on the same device, but found at least two devices, {self.device} and {ids.device}!')
+            width = ids.shape[1]
+            n = kwargs.get('max_new_tokens', config.max_new_tokens)
+            n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
+            self.calls.append(call)
+            if self.device.type == 'meta':
+                return torch.full((ids.shape[0], width + n), 5)
+            mask = attention_mask.tolist() if attention_mask is not None else None
+            if mask is not None:
+                sides = {'left' if m == sorted(m) else 'right' if m == sorted(m, reverse=True) else 'odd' for m in mask if 0 in m}
+                call['padding'] = sides.pop() if len(sides) == 1 else 'left' if not sides else 'odd'
+            starts = [m.index(1) for m in mask] if mask is not None else [0] * len(ids)
+            texts = [self.tokenizer.decode(row[start:]) for row, start in zip(ids.tolist(), starts)]
+            call['texts'] = texts
+            if any(('BOOM' in text for text in texts)):
+                raise ValueError('the model cannot continue this prompt')
+            eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
+            pad = 2 if pad is None else pad
+            rows = [self.reply(text, n, at_least) for text in texts]
+            rows = [row + [eos] if len(row) < n else row for row in rows]
+            length = max((len(row) for row in rows))
+            new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
+            return torch.cat([ids, new], dim=1)
+    tokenizer = load_tokenizer(tiny_model_path())
+    prompts = [f'Burst request {i}.' + ' more' * (i % 5) for i in range(12)]
+    budgets = [2 + i % 4 for i in range(12)]
+    model = FakeLM(tokenizer, delay=0.15, stop_after={prompts[3]: 1, prompts[8]: 0})
+    worker = within(3, BatchingWorker, model, tokenizer, max_batch_size=4, max_wait=0.2, hint='BatchingWorker(...) must return at once: start the loop in a daemon thread')
+    gate, futures = (threading.Barrier(12), {})
+
+    def send(i):
+        gate.wait(5)
+        futures[i] = worker.submit(prompts[i], budgets[i])
+    threads = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert len(futures) == 12, 'submit() did not return in every thread: it must only queue the request'
+    replies = within(10, lambda: [futures[i].result() for i in range(12)], hint='12 requests submitted at once from 12 threads: some never got a result. Does the worker take every request from the queue, batch after batch?')
+    sizes = [c['batch'] for c in model.calls]
+    assert model.peak == 1, f"{model.peak} generate() calls ran at once during a burst of requests: run one batch at a time, in the worker's own thread (one model on one device: a second generate() only competes with the first, and a tokenizer or model shared by threads at once can fail)"
+    assert max(sizes) <= 4 and sum(sizes) == 12, f'12 requests with max_batch_size 4: batches of at most 4, each request once; yours: {sizes}'
+    for i, reply in enumerate(replies):
+        right = model.reply(prompts[i], budgets[i])
+        assert reply in (right, right + [2]), f"in a burst from many threads, request {i} got another request's tokens or a wrong length: keep each request's prompt, budget and future together"
 

@@ -69,6 +69,10 @@ def test_sends_one_greedy_user_message(ask):
     assert messages[0].get('role') == 'user', f"the question goes in a message with the role 'user', not {messages[0].get('role')!r}"
     assert text_of(messages[0].get('content')) == question, "send the `question` argument itself as the message's content"
     assert body.get('temperature') == 0, "ask for greedy decoding: temperature=0 (a server's default may sample)"
+    neutral = {'n': 1, 'presence_penalty': 0, 'frequency_penalty': 0, 'stop': None, 'logit_bias': None}
+    changing = ['stop', 'n', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'response_format', 'tools', 'tool_choice', 'functions', 'repetition_penalty', 'min_tokens']
+    extra = [key for key in changing if key in body and body[key] not in (neutral.get(key), [], {})]
+    assert not extra, f"send only what the text asks (the question, temperature=0, the budget, a model name); your request also sent {', '.join(extra)}, which change the reply"
     asked = body.get('max_tokens', body.get('max_completion_tokens'))
     assert asked == 7, f'pass `max_tokens` on as max_tokens (or max_completion_tokens); the server received {asked!r}'
     assert answer == REPLY, "return the reply's text, choices[0].message.content (a string), not the whole response"
@@ -81,7 +85,8 @@ def test_other_questions_and_the_default_budget(ask):
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
-    REPLY = 'The Rhône and the Saône, says the recording server.'
+    PIECES = [' Lyon sits', ' where the Rhô', 'ne meets the Saône', ' ;', ' « deux fleuves »', ' !\n']
+    REPLY = ''.join(PIECES)
     received = []
 
     def recording_app():
@@ -97,7 +102,7 @@ def test_other_questions_and_the_default_budget(ask):
             if body.get('stream'):
 
                 def events():
-                    pieces = [REPLY[:9], REPLY[9:30], REPLY[30:]]
+                    pieces = PIECES
                     deltas = [{'role': 'assistant', 'content': pieces[0]}]
                     deltas += [{'content': piece} for piece in pieces[1:]]
                     for delta, finish in [(d, None) for d in deltas] + [({}, 'stop')]:
@@ -115,18 +120,18 @@ def test_other_questions_and_the_default_budget(ask):
         if isinstance(content, list):
             return ''.join((part.get('text', '') for part in content if isinstance(part, dict)))
         return content
-    questions = ['Say "hi"\nthen stop.', '¿Qué hora es?']
+    questions = ['Say "hi"\nthen stop.', '¿Qué hora es?', '  Two  spaces, then a tab:\t? \n']
     with BackgroundServer(recording_app()) as server:
         hint = 'no reply from the recording server'
-        answers = [within(20, ask, server.url, questions[0], max_tokens=3, hint=hint), within(20, ask, server.url, questions[1], hint=hint)]
+        answers = [within(20, ask, server.url, questions[0], max_tokens=3, hint=hint), within(20, ask, server.url, questions[1], hint=hint), within(20, ask, server.url, questions[2], max_tokens=5, hint=hint)]
     chats = [seen for seen in received if seen['path'] == '/v1/chat/completions']
-    assert len(chats) == 2, 'one request per call of ask'
+    assert len(chats) == 3, 'one request per call of ask'
     for seen, question in zip(chats, questions):
         messages = seen['body'].get('messages') or []
-        assert len(messages) == 1 and messages[0].get('role') == 'user' and (text_of(messages[0].get('content')) == question), 'send each question exactly as given (quotes, new lines, accents), as the only user message'
+        assert len(messages) == 1 and messages[0].get('role') == 'user' and (text_of(messages[0].get('content')) == question), 'send each question exactly as given (spaces and new lines included, quotes, accents), as the only user message: do not strip or reformat it'
         assert seen['body'].get('temperature') == 0, 'send temperature=0 on every call'
     budgets = [seen['body'].get('max_tokens', seen['body'].get('max_completion_tokens')) for seen in chats]
     assert budgets[0] == 3, 'pass the max_tokens argument on'
     assert budgets[1] == 32, "when the caller gives no max_tokens, send the function's default, 32"
-    assert answers == [REPLY, REPLY], "return the reply's text on every call"
+    assert answers == [REPLY] * 3, 'return the reply\'s text as the server sent it, on every call: choices[0].message.content unchanged (this reply starts with a space and ends with a new line), or, when streaming, join the streamed pieces as they are ("".join)'
 

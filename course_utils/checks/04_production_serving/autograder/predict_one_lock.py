@@ -9,8 +9,7 @@ all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_predict_one_lock(one_lock_16):
-    from course_utils.exercises import answered
-    assert answered(one_lock_16), 'write your prediction first: one letter, "a", "b" or "c"'
-    assert isinstance(one_lock_16, str) and one_lock_16.strip().strip('()').lower() in ('a', 'b', 'c'), 'write one letter in a string: "a", "b" or "c"'
-    assert one_lock_16.strip().strip('()').lower() == 'a', 'not what happens: compare the one-lock rows at 1 and 16 clients above, then read why below the check'
+    from course_utils.exercises import prediction_choice, reveal
+    letter = prediction_choice(one_lock_16, 'one_lock_16', 'abc')
+    reveal(letter, 'a', 'Compare the one-lock rows at 1 and 16 clients above.')
 

@@ -12,24 +12,41 @@ def test_one_left_padded_batch(BatchingWorker):
     from concurrent.futures import Future
     from course_utils.exercises import answered, within
     from course_utils.models import load_tokenizer, tiny_model_path
+    import threading
     import time
     import torch
     from transformers import GenerationConfig
 
     class FakeLM:
-        """Greedy, deterministic and instant; each row's reply depends only on the text it holds;
-        records every generate() call. Samples by default, as many models' generation_config do."""
+        """Greedy, deterministic and instant (unless given a delay); each row's reply depends only
+        on the text it holds; ends a row early at eos where ``stop_after`` says, and fills it with
+        the pad token after that, as generate() does; honours min_new_tokens; records every
+        generate() call and how many ran at once. Samples by default, as many models'
+        generation_config do."""
 
-        def __init__(self, tokenizer, device='cpu', stop_after=None):
+        def __init__(self, tokenizer, device='cpu', stop_after=None, delay=0.0):
             self.tokenizer, self.device, self.calls = (tokenizer, torch.device(device), [])
-            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=2)
-            self.stop_after = stop_after or {}
+            self.generation_config = GenerationConfig(do_sample=True, temperature=0.6, eos_token_id=2, pad_token_id=tokenizer.pad_token_id)
+            self.stop_after, self.delay = (stop_after or {}, delay)
+            self.running, self.peak, self.count_lock = (0, 0, threading.Lock())
 
-        def reply(self, text, n):
+        def reply(self, text, n, at_least=0):
             seed = sum(map(ord, text))
-            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, self.stop_after.get(text, n)))]
+            stop = max(self.stop_after.get(text, n), at_least)
+            return [3 + (seed * 31 + k * 17) % 997 for k in range(min(n, stop))]
 
-        def generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
+        def generate(self, *args, **kwargs):
+            with self.count_lock:
+                self.running += 1
+                self.peak = max(self.peak, self.running)
+            try:
+                time.sleep(self.delay)
+                return self._generate(*args, **kwargs)
+            finally:
+                with self.count_lock:
+                    self.running -= 1
+
+        def _generate(self, inputs=None, input_ids=None, attention_mask=None, generation_config=None, **kwargs):
             ids = input_ids if input_ids is not None else inputs
             config = generation_config or self.generation_config
             mask_device = self.device if attention_mask is None else attention_mask.device
@@ -38,7 +55,8 @@ def test_one_left_padded_batch(BatchingWorker):
             width = ids.shape[1]
             n = kwargs.get('max_new_tokens', config.max_new_tokens)
             n = max(0, n if n is not None else kwargs.get('max_length', config.max_length) - width)
-            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none'}
+            at_least = kwargs.get('min_new_tokens', config.min_new_tokens) or 0
+            call = {'batch': ids.shape[0], 'max_new_tokens': n, 'time': time.monotonic(), 'do_sample': kwargs.get('do_sample', config.do_sample), 'padding': 'none', 'min_new_tokens': at_least}
             self.calls.append(call)
             if self.device.type == 'meta':
                 return torch.full((ids.shape[0], width + n), 5)
@@ -53,7 +71,7 @@ def test_one_left_padded_batch(BatchingWorker):
                 raise ValueError('the model cannot continue this prompt')
             eos, pad = (2, kwargs.get('pad_token_id', config.pad_token_id))
             pad = 2 if pad is None else pad
-            rows = [self.reply(text, n) for text in texts]
+            rows = [self.reply(text, n, at_least) for text in texts]
             rows = [row + [eos] if len(row) < n else row for row in rows]
             length = max((len(row) for row in rows))
             new = torch.tensor([row + [pad] * (length - len(row)) for row in rows], dtype=torch.long)
@@ -73,6 +91,7 @@ def test_one_left_padded_batch(BatchingWorker):
     assert call['padding'] == 'left', 'pad on the left: generate() appends new tokens after the last column, so every prompt must end there'
     assert call['do_sample'] is False, "generate greedily (do_sample=False): this model's generation_config samples by default, as many do"
     assert call['max_new_tokens'] == max((b for _, b in asks)), f"call generate() with max_new_tokens = the largest budget in the batch (then every row has enough tokens); you asked for {call['max_new_tokens']}"
+    assert not call['min_new_tokens'], 'do not force a length (min_new_tokens): a request gets up to its max_new_tokens, fewer when the model ends its reply with eos'
     for (prompt, budget), reply in zip(asks, replies):
         assert isinstance(reply, list) and all((isinstance(t, int) for t in reply)), "a future's result is the list of new token ids (ints), e.g. row.tolist()"
         right = model.reply(prompt, budget)

@@ -69,6 +69,10 @@ def test_sends_one_greedy_user_message(ask):
     assert messages[0].get('role') == 'user', f"the question goes in a message with the role 'user', not {messages[0].get('role')!r}"
     assert text_of(messages[0].get('content')) == question, "send the `question` argument itself as the message's content"
     assert body.get('temperature') == 0, "ask for greedy decoding: temperature=0 (a server's default may sample)"
+    neutral = {'n': 1, 'presence_penalty': 0, 'frequency_penalty': 0, 'stop': None, 'logit_bias': None}
+    changing = ['stop', 'n', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'response_format', 'tools', 'tool_choice', 'functions', 'repetition_penalty', 'min_tokens']
+    extra = [key for key in changing if key in body and body[key] not in (neutral.get(key), [], {})]
+    assert not extra, f"send only what the text asks (the question, temperature=0, the budget, a model name); your request also sent {', '.join(extra)}, which change the reply"
     asked = body.get('max_tokens', body.get('max_completion_tokens'))
     assert asked == 7, f'pass `max_tokens` on as max_tokens (or max_completion_tokens); the server received {asked!r}'
     assert answer == REPLY, "return the reply's text, choices[0].message.content (a string), not the whole response"

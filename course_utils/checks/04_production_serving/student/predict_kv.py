@@ -9,8 +9,7 @@ all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_predict_kv(kv_vs_weights):
-    from course_utils.exercises import answered
-    assert answered(kv_vs_weights), 'write your prediction first: one letter, "a", "b" or "c"'
-    assert isinstance(kv_vs_weights, str) and kv_vs_weights.strip().strip('()').lower() in ('a', 'b', 'c'), 'write one letter in a string: "a", "b" or "c"'
-    assert kv_vs_weights.strip().strip('()').lower() == 'c', 'not what the arithmetic above gives: compare the two sizes it printed, then read why below'
+    from course_utils.exercises import prediction_choice, reveal
+    letter = prediction_choice(kv_vs_weights, 'kv_vs_weights', 'abc')
+    reveal(letter, 'c', 'Compare the two sizes the arithmetic above printed.')
 

@@ -52,10 +52,10 @@ def test_real_chain_concurrency_and_empty(answer_all):
 
         def batch(self, values, config=None, **kwargs):
             self.configs.append(config)
-            return [v['question'] for v in values]
+            return [f"{v['question']} ({i})" for i, v in enumerate(values)]
     recorder = Recorder()
     answers = within(10, answer_all, recorder, ['x', 'y', 'x', 'z'], hint='does answer_all loop?')
-    assert answers == ['x', 'y', 'x', 'z'], 'a question asked twice gets an answer each time: one answer per question, in order'
+    assert answers == ['x (0)', 'y (1)', 'x (2)', 'z (3)'], 'a question asked twice gets an answer each time, its own (an LLM that samples answers it differently): return every answer chain.batch gives, one per question, in order'
     limits = [c.get('max_concurrency') for c in recorder.configs if isinstance(c, dict)]
     assert not any((limit is not None and limit < 4 for limit in limits)), "do not limit the batch's concurrency (max_concurrency): the LLM should get every prompt at once"
     fake = FakeListLLM(responses=['\tone \n', ' two', 'three\n\n'])

@@ -84,3 +84,36 @@ def test_no_system_other_template_and_batch(chat_format_chain):
     assert fake.seen[:1] == ['[system] Be brief.\n[user] One?\n[assistant] '], "use the tokenizer's own chat template (tokenizer.apply_chat_template), not a format written by hand: this tokenizer's template is different"
     assert sorted(fake.seen) == sorted(['[system] Be brief.\n[user] One?\n[assistant] ', '[system] Be brief.\n[user] Two?\n[assistant] ']) and len(replies) == 2, 'the chain must work for .batch() too: one prompt per question'
 
+@test_case(points=None, hidden=True)
+def test_system_text_with_braces(chat_format_chain):
+    from langchain_core.language_models.llms import LLM
+    from transformers import AutoTokenizer
+    from course_utils.exercises import CheckTimedOut, within
+    from course_utils.models import tiny_model_path
+
+    class RecordingLLM(LLM):
+        seen: list = []
+
+        @property
+        def _llm_type(self):
+            return 'recording'
+
+        def _call(self, prompt, stop=None, run_manager=None, **kwargs):
+            self.seen.append(prompt)
+            return 'ok'
+    tok = AutoTokenizer.from_pretrained(tiny_model_path())
+    template_hint = 'PromptTemplate, ChatPromptTemplate and str.format read { } as variables (and {{ }} as escaped braces): put `system` into the messages as it is, and apply the chat template to them'
+    for system in ('Reply in JSON, as {"answer": "..."}.', 'Keep {{name}} and {x} as they are.'):
+        fake = RecordingLLM()
+        try:
+            built = within(10, chat_format_chain, fake, tok, system, hint='chat_format_chain only builds the chain: does it loop?')
+            within(10, built.invoke, {'question': 'Where is Rome?'}, hint='invoking your chain should call the LLM once and return')
+        except CheckTimedOut:
+            raise
+        except AssertionError:
+            raise
+        except Exception as err:
+            raise AssertionError(f'a system message with braces broke your chain ({type(err).__name__}): it reads the system text as a template. {template_hint}') from None
+        expected = tok.apply_chat_template([{'role': 'system', 'content': system}, {'role': 'user', 'content': 'Where is Rome?'}], tokenize=False, add_generation_prompt=True)
+        assert fake.seen and fake.seen[-1] == expected, f'the braces of a system message changed on the way to the LLM: {template_hint}'
+

@@ -18,7 +18,7 @@ def test_completion_only_and_pipe_untouched(no_echo):
     assert answered(no_echo), 'write no_echo first: its body is still `...`'
     path = str(tiny_model_path())
     model, tok = (AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path))
-    shared = make_pipeline('text-generation', model=model, tokenizer=tok, device=model.device, do_sample=True, max_new_tokens=30)
+    shared = make_pipeline('text-generation', model=model, tokenizer=tok, device=model.device, do_sample=True, max_new_tokens=30, num_return_sequences=2)
 
     def state():
         return copy.deepcopy((shared._generate_kwargs, shared._preprocess_params, shared._forward_params, shared._postprocess_params, shared.model.generation_config.to_dict(), str(shared.model.device), shared.tokenizer.padding_side))
@@ -29,7 +29,12 @@ def test_completion_only_and_pipe_untouched(no_echo):
     assert inner.pipeline.model is shared.model, "use pipe's own model (pipe.model): do not load or copy another one"
     assert inner.pipeline.tokenizer is shared.tokenizer, "use pipe's own tokenizer (pipe.tokenizer): do not load another one"
     prompt = 'The weather today is'
-    answer = within(30, made.invoke, prompt, hint='one short generation on a tiny model: does it loop?')
+    try:
+        answer = within(30, made.invoke, prompt, hint='one short generation on a tiny model: does it loop?')
+    except ValueError as err:
+        if 'num_return_sequences' not in str(err):
+            raise
+        raise AssertionError("pipe asks for two completions per prompt (num_return_sequences=2), which greedy decoding refuses: ask for one (num_return_sequences=1) along with your greedy settings, or build a new pipeline around pipe's model with settings of its own") from None
     assert isinstance(answer, str), 'invoke() on what you return should give a string'
     assert not answer.startswith(prompt), 'the prompt is echoed: set return_full_text=False where the pipeline is built, or per call'
     greedy = make_pipeline('text-generation', model=model, tokenizer=AutoTokenizer.from_pretrained(path), device=model.device, do_sample=False, return_full_text=False)
@@ -49,15 +54,28 @@ def test_batch_and_another_budget(no_echo):
     from course_utils.exercises import within
     from course_utils.models import tiny_model_path
     path = str(tiny_model_path())
-    model = AutoModelForCausalLM.from_pretrained(path)
-    shared = make_pipeline('text-generation', model=model, tokenizer=AutoTokenizer.from_pretrained(path), device=model.device, do_sample=True, max_new_tokens=30)
-    made = within(30, no_echo, shared, 3, hint='no_echo only builds an LLM: does it loop?')
+    model, tok = (AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path))
     prompts = ['The sea is', 'The sky was']
+    budget = 8
+    runs = []
+    for prompt in prompts:
+        ids = tok(prompt, return_tensors='pt')
+        runs.append(model.generate(**ids, max_new_tokens=budget, do_sample=False)[0, ids['input_ids'].shape[1]:])
+    ends = [(row, k) for row, run in enumerate(runs) for k in range(1, budget - 1) if run[k] not in run[:k] and all((run[k] not in other for other in runs if other is not run))]
+    early = None
+    if ends:
+        early, k = ends[0]
+        model.generation_config.eos_token_id = [model.generation_config.eos_token_id, int(runs[early][k])]
+    shared = make_pipeline('text-generation', model=model, tokenizer=tok, device=model.device, do_sample=True, max_new_tokens=30, num_return_sequences=2)
+    made = within(30, no_echo, shared, budget, hint='no_echo only builds an LLM: does it loop?')
     answers = within(30, made.batch, prompts, hint='two short generations on a tiny model')
     greedy = make_pipeline('text-generation', model=model, tokenizer=AutoTokenizer.from_pretrained(path), device=model.device, do_sample=False, return_full_text=False)
-    expected = [greedy(p, max_new_tokens=3)[0]['generated_text'] for p in prompts]
+    expected = [greedy(p, max_new_tokens=budget)[0]['generated_text'] for p in prompts]
     assert not any((a.startswith(p) for a, p in zip(answers, prompts))), 'batch() still echoes the prompts: the fix must hold for batch() as well as invoke()'
-    assert answers == expected, "batch() should give each prompt's greedy completion, at most max_new_tokens (here 3) tokens"
+    if early is not None and answers[early] != expected[early]:
+        before_the_end = tok.decode(runs[early][:k], skip_special_tokens=True)
+        assert not (answers[early].startswith(before_the_end) and len(answers[early]) > len(expected[early])), 'the model ends one of these answers early, with its end-of-sequence token, and yours went on: generate at most max_new_tokens new tokens, and let the answer end where the model ends it (do not force a length, as min_new_tokens does)'
+    assert answers == expected, "batch() should give each prompt's greedy completion, at most max_new_tokens (here 8) tokens"
 
 @test_case(points=None, hidden=True)
 def test_model_stays_where_it_is(no_echo):
@@ -69,7 +87,7 @@ def test_model_stays_where_it_is(no_echo):
     path = str(tiny_model_path())
     with torch.device('meta'):
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path))
-    shared = make_pipeline('text-generation', model=model, tokenizer=AutoTokenizer.from_pretrained(path), device=model.device, do_sample=True, max_new_tokens=30)
+    shared = make_pipeline('text-generation', model=model, tokenizer=AutoTokenizer.from_pretrained(path), device=model.device, do_sample=True, max_new_tokens=30, num_return_sequences=2)
     try:
         within(30, no_echo, shared, 4, hint='no_echo only builds an LLM: does it loop?')
     except NotImplementedError:

@@ -76,6 +76,16 @@ def test_limits(cut_at_stop):
     assert ''.join(out) == 'xab', 'text held back at the end of the stream must come out when the stream ends'
     out, _ = run(['aab'], ['a', 'a', 'a', 'b'])
     assert ''.join(out) == 'a', 'a stop string can start inside the text you held back ("aaab" holds "aab")'
+    for stops in (['ab', 'xabcd'], ['xabcd', 'ab']):
+        out, before = run(stops, ['zxab', 'cd'])
+        assert ''.join(out) == 'z', 'cut at the stop string that starts earliest in the text, even when another one is complete first: hold back text that may still begin an earlier stop string'
+        assert before[1:] == ['z'], 'pass on "z" at once: it cannot start a stop string'
+    out, _ = run(['ab', 'xabcd'], ['zxab', 'cq'])
+    assert ''.join(out) == 'zx', 'a stop string that may start earlier and then does not come: cut at the complete one'
+    out, _ = run(['.'], ['Wait', ' .'])
+    assert ''.join(out) == 'Wait ', 'keep the text before the stop exactly as it came, a space before the stop string included (do not strip it)'
+    whole = within(10, cut_at_stop([',']).invoke, 'Yes , no', hint='invoke() should return the cut text')
+    assert whole == 'Yes ', 'invoke(): keep the text before the stop exactly as it came, a space before the stop string included (do not strip it)'
 
 @test_case(points=None, hidden=True)
 def test_in_a_streaming_chain(cut_at_stop):

@@ -18,7 +18,7 @@ def test_completion_only_and_pipe_untouched(no_echo):
     assert answered(no_echo), 'write no_echo first: its body is still `...`'
     path = str(tiny_model_path())
     model, tok = (AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path))
-    shared = make_pipeline('text-generation', model=model, tokenizer=tok, device=model.device, do_sample=True, max_new_tokens=30)
+    shared = make_pipeline('text-generation', model=model, tokenizer=tok, device=model.device, do_sample=True, max_new_tokens=30, num_return_sequences=2)
 
     def state():
         return copy.deepcopy((shared._generate_kwargs, shared._preprocess_params, shared._forward_params, shared._postprocess_params, shared.model.generation_config.to_dict(), str(shared.model.device), shared.tokenizer.padding_side))
@@ -29,7 +29,12 @@ def test_completion_only_and_pipe_untouched(no_echo):
     assert inner.pipeline.model is shared.model, "use pipe's own model (pipe.model): do not load or copy another one"
     assert inner.pipeline.tokenizer is shared.tokenizer, "use pipe's own tokenizer (pipe.tokenizer): do not load another one"
     prompt = 'The weather today is'
-    answer = within(30, made.invoke, prompt, hint='one short generation on a tiny model: does it loop?')
+    try:
+        answer = within(30, made.invoke, prompt, hint='one short generation on a tiny model: does it loop?')
+    except ValueError as err:
+        if 'num_return_sequences' not in str(err):
+            raise
+        raise AssertionError("pipe asks for two completions per prompt (num_return_sequences=2), which greedy decoding refuses: ask for one (num_return_sequences=1) along with your greedy settings, or build a new pipeline around pipe's model with settings of its own") from None
     assert isinstance(answer, str), 'invoke() on what you return should give a string'
     assert not answer.startswith(prompt), 'the prompt is echoed: set return_full_text=False where the pipeline is built, or per call'
     greedy = make_pipeline('text-generation', model=model, tokenizer=AutoTokenizer.from_pretrained(path), device=model.device, do_sample=False, return_full_text=False)

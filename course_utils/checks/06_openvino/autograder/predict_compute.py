@@ -9,10 +9,8 @@ all_or_nothing = True
 
 @test_case(points=None, hidden=False)
 def test_predict_compute(predict_compute, default_compute):
-    from course_utils.exercises import answered
-    assert answered(predict_compute), 'write your prediction first: one letter from the list'
-    letter = str(predict_compute).strip().strip('()').lower()
-    assert letter in ('a', 'b', 'c'), "answer with one letter: 'a', 'b' or 'c'"
+    from course_utils.exercises import prediction_choice, reveal
+    letter = prediction_choice(predict_compute, 'predict_compute', 'abc')
     compiled = 'b' if 'bfloat16' in default_compute else 'c' if 'float16' in default_compute else 'a'
-    assert letter == compiled, 'not what this machine compiled: read INFERENCE_PRECISION_HINT in the cell above, and the explanation below'
+    reveal(letter, compiled, 'Read INFERENCE_PRECISION_HINT in the cell above.')
 
