@@ -31,6 +31,9 @@ from pathlib import Path
 CHECKS_DIR = Path(__file__).parent / "checks"
 GRADING_ENV = "COURSE_GRADING"  # set by the grader: check cells do nothing, the grader runs the tests
 STRICT_ENV = "COURSE_STRICT_CHECKS"
+# "1": check cells also run the hidden tests (CI's end-to-end run of the solutions notebooks: with
+# COURSE_STRICT_CHECKS it shows every test passing without grading the notebook a second time)
+HIDDEN_ENV = "COURSE_HIDDEN_CHECKS"
 
 
 def lesson_names() -> list[str]:
@@ -433,14 +436,16 @@ class ExerciseChecker:
 
     A failing check shows what is wrong and how to fix it, and does not stop the notebook, so an
     unsolved notebook still runs to the end. With ``strict=True`` (the solutions notebooks) or the
-    environment variable ``COURSE_STRICT_CHECKS=1``, a failing check raises, so CI notices. While
-    the grader runs a submission, check cells do nothing: the grader runs every test itself.
+    environment variable ``COURSE_STRICT_CHECKS=1``, a failing check raises, so CI notices. With
+    ``COURSE_HIDDEN_CHECKS=1`` (CI) a check runs the hidden tests too. While the grader runs a
+    submission, check cells do nothing: the grader runs every test itself.
     """
 
     def __init__(self, lesson: str, strict: bool = False) -> None:
         self.lesson = lesson
         self.strict = strict or os.environ.get(STRICT_ENV) == "1"
-        self._tests_dir = _lesson_dir(lesson) / "student"
+        self.hidden = os.environ.get(HIDDEN_ENV) == "1"
+        self._tests_dir = _lesson_dir(lesson) / ("autograder" if self.hidden else "student")
 
     def questions(self) -> list[str]:
         return sorted(path.stem for path in self._tests_dir.glob("*.py"))
@@ -454,7 +459,7 @@ class ExerciseChecker:
             raise ValueError(f"No check named {question!r} in lesson {self.lesson} "
                              f"(there are: {', '.join(self.questions())})")
         env = global_env if global_env is not None else inspect.currentframe().f_back.f_globals
-        result = run_question(path, env, include_hidden=False)
+        result = run_question(path, env, include_hidden=self.hidden)
         if self.strict and not result.passed:
             raise AssertionError(f"check {question!r} failed:\n{result}")
         return result
@@ -468,7 +473,7 @@ class ExerciseChecker:
         if grading_mode():
             return
         env = inspect.currentframe().f_back.f_globals
-        results = [run_question(self._tests_dir / f"{q}.py", env, include_hidden=False)
+        results = [run_question(self._tests_dir / f"{q}.py", env, include_hidden=self.hidden)
                    for q in self.questions()]
         for result in results:
             print(result.lines()[0])

@@ -3,9 +3,9 @@
 #
 #   bash scripts/test.sh               everything (what CI runs): lint; unit tests; build sync and
 #                                      skeleton checks; every lesson's exercise tests; every notebook,
-#                                      student and solutions, end to end under pytest --nbmake; the
-#                                      solutions graded (full marks), the blank notebooks and broken
-#                                      submissions graded into one CSV
+#                                      solutions (hidden checks too) and student, end to end under
+#                                      pytest --nbmake; the blank notebooks, a wrong answer and
+#                                      broken submissions graded into one CSV
 #   bash scripts/test.sh --quick       the edit loop: the same without running any lesson notebook
 #   bash scripts/test.sh --lesson 04   one lesson: its exercise tests, skeleton and sync checks,
 #                                      its student and solutions notebooks under nbmake, graded
@@ -59,19 +59,14 @@ copy_notebooks() {
   done
 }
 # nbmake, each notebook end to end (a cell that raises fails it; the solutions' checks raise when
-# they fail). $1: the folder; $2: "reverse" to take the lessons from the last one, so that two
-# lanes do not run the same lesson (its servers, its exports) at the same time.
+# they fail). Arguments: notebooks, or folders of them (taken in order).
 nbmake() {
-  local files
-  if [ "${2:-}" = "reverse" ]; then mapfile -t files < <(ls "$1"/*.ipynb | sort -r)
-  else mapfile -t files < <(ls "$1"/*.ipynb | sort); fi
+  local files=() arg
+  for arg in "$@"; do
+    if [ -d "$arg" ]; then mapfile -t -O "${#files[@]}" files < <(ls "$arg"/*.ipynb | sort)
+    else files+=("$arg"); fi
+  done
   "${pytest[@]}" -p no:cacheprovider --nbmake --overwrite --nbmake-timeout=900 "${files[@]}"
-}
-solutions_then_grading() {  # both run; the status is the first failure's
-  local first=0
-  nbmake "$EXECUTED/solutions" reverse || first=$?
-  "${pytest[@]}" tests -m notebook "$@" || { local s=$?; [ "$first" -ne 0 ] || first=$s; }
-  return "$first"
 }
 lesson_selection() {  # lesson names for COURSE_TEST_LESSONS, or every master
   if [ -n "$lesson" ]; then echo "$lesson"; else (cd notebooks/masters && ls -- *.ipynb | cut -c1-2); fi
@@ -96,30 +91,48 @@ case $mode in
     echo "==> pytest: lesson $lesson graded (solutions full marks, blank 0)"
     step env COURSE_TEST_LESSONS="$lesson" "${pytest[@]}" tests/test_lessons.py "$@" ;;
   full)
-    # Three lanes side by side, one compute thread each (unless you set OMP_NUM_THREADS): the
-    # tests in the foreground; in the background, the student notebooks (then the course site,
-    # built from them) and the solutions notebooks (then the grading). Much of each lane's time is
-    # waiting (servers, timeouts, kernels starting), so together they take far less than in turn.
+    # Jobs side by side, three at a time, one compute thread each (unless you set
+    # OMP_NUM_THREADS); much of a job's time is waiting (servers, timeouts, kernels starting), so
+    # together they take far less than in turn. A lesson is one job: its solutions notebook runs
+    # first, every public and hidden check raising when it fails (so the grader need not run it a
+    # second time), then its student notebook, which finds the solutions run's kept measurements
+    # and exports. vLLM runs once, in lesson 07's solutions notebook; the student notebook, made
+    # from the same master, takes its path for a machine without vLLM (COURSE_VLLM_OFF=1). The
+    # grader grades the blank notebooks, a wrong answer and broken submissions into one CSV.
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
-    mapfile -t lessons < <(lesson_selection)
+    mapfile -t lessons < <(lesson_selection | sort -r)  # the later lessons take longest: first
     copy_notebooks student "${lessons[@]}"; copy_notebooks solutions "${lessons[@]}"
-    student_log=$(mktemp "${TMPDIR:-/tmp}/course-students-XXXXXX.log")
-    solutions_log=$(mktemp "${TMPDIR:-/tmp}/course-solutions-XXXXXX.log")
-    echo "==> nbmake: the student notebooks, every cell (in the background: $student_log)"
-    nbmake "$EXECUTED/student" > "$student_log" 2>&1 &
-    student_pid=$!
-    echo "==> nbmake: the solutions notebooks, every cell, then the grading (in the background: $solutions_log)"
-    solutions_then_grading "$@" > "$solutions_log" 2>&1 &
-    solutions_pid=$!
-    trap 'kill "$student_pid" "$solutions_pid" 2> /dev/null || true' EXIT  # stopped with the run
-    echo "==> pytest: everything but the lesson notebooks"
-    step "${pytest[@]}" tests -m "not notebook" "$@"
-    echo "==> the student notebooks (waiting for them to finish)"
-    step wait "$student_pid"
-    cat "$student_log" && rm -f "$student_log"
-    echo "==> the solutions notebooks and the grading (waiting for them to finish)"
-    step wait "$solutions_pid"
-    cat "$solutions_log" && rm -f "$solutions_log" ;;
+    logs=$(mktemp -d "${TMPDIR:-/tmp}/course-test-XXXXXX")
+    server_tests=(tests/test_server_*.py)
+    run_job() {
+      case $1 in
+        unit-server) "${pytest[@]}" "${server_tests[@]}" -m "not notebook" ;;
+        unit-rest) "${pytest[@]}" tests -m "not notebook" "${server_tests[@]/#/--ignore=}" ;;
+        grading) "${pytest[@]}" tests/test_lessons.py -m notebook -k "not test_solutions_score_full_marks" ;;
+        *)
+          local first=0
+          COURSE_HIDDEN_CHECKS=1 COURSE_STRICT_CHECKS=1 nbmake "$EXECUTED/solutions/$1"*.ipynb || first=$?
+          COURSE_VLLM_OFF=1 nbmake "$EXECUTED/student/$1"*.ipynb || { [ "$first" -ne 0 ] || first=$?; }
+          return "$first" ;;
+      esac
+    }
+    jobs_list=("${lessons[0]}" unit-server "${lessons[@]:1:2}" unit-rest "${lessons[@]:3}" grading)
+    echo "==> ${#jobs_list[@]} jobs, three at a time: ${jobs_list[*]} (logs: $logs)"
+    for job in "${jobs_list[@]}"; do
+      while [ "$(jobs -rp | wc -l)" -ge 3 ]; do wait -n || true; done
+      ( begun=$(date +%s); run_job "$job" > "$logs/$job.log" 2>&1 && rc=0 || rc=$?
+        echo "$rc $(( $(date +%s) - begun ))" > "$logs/$job.rc"
+        echo "    $job: exit $rc after $(( $(date +%s) - begun )) s (at $(( $(date +%s) - start )) s)" ) &
+    done
+    trap 'kill $(jobs -p) 2> /dev/null || true' EXIT  # stopped with the run
+    wait
+    for job in "${jobs_list[@]}"; do
+      read -r rc seconds < "$logs/$job.rc" || { rc=1; seconds=?; }
+      echo "==> $job: exit $rc, $seconds s"
+      cat "$logs/$job.log"
+      [ "$rc" -eq 0 ] || [ "$status" -ne 0 ] || status=$rc
+    done
+    rm -rf "$logs" ;;
 esac
 echo "==> tests took $(( $(date +%s) - start )) s (set-up not included), exit status $status"
 exit "$status"

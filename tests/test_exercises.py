@@ -50,6 +50,18 @@ def test_strict_checks_raise(monkeypatch):
         checker.check("pick_config", global_env={"pick_config": lambda rows, limit: None})
 
 
+def test_hidden_checks_run_in_check_cells_only_when_asked(monkeypatch):
+    """CI's end-to-end run of the solutions sets COURSE_HIDDEN_CHECKS=1: every test runs there."""
+    answer = {"pick_config": _fastest}
+    assert not any(c.hidden for c in ExerciseChecker(LESSON).check("pick_config", global_env=answer).cases)
+    monkeypatch.setenv("COURSE_HIDDEN_CHECKS", "1")
+    result = ExerciseChecker(LESSON).check("pick_config", global_env=answer)
+    assert result.passed and any(c.hidden for c in result.cases)
+    monkeypatch.setenv("COURSE_STRICT_CHECKS", "1")
+    with pytest.raises(AssertionError, match="pick_config"):
+        ExerciseChecker(LESSON).check("pick_config", global_env={"pick_config": lambda rows, limit: None})
+
+
 def test_check_cells_do_nothing_while_grading(monkeypatch):
     monkeypatch.setenv(GRADING_ENV, "1")
     assert ExerciseChecker(LESSON).check("pick_config", global_env={}) is None

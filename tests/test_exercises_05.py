@@ -772,7 +772,8 @@ def answer_all(chain, questions):
     # a space before punctuation: the text before the stop keeps its trailing space
     ("streaming_stop", KIND_STRIPS_BEFORE_THE_STOP, "a space before the stop string included"),
     # the same question asked twice, answered differently (an LLM that samples)
-    ("answer_all", KIND_ONE_ANSWER_PER_DISTINCT_QUESTION, "a question asked twice gets an answer each time, its own"),
+    ("answer_all", KIND_ONE_ANSWER_PER_DISTINCT_QUESTION,
+     "a question asked twice gets an answer each time, its own"),
 ])
 def test_the_issues_false_passes_are_caught(env, question, answer, message):
     assert_caught(check(env, question, answer), message)

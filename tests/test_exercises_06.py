@@ -312,25 +312,26 @@ CASES = [
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             return HuggingFacePipeline.from_model_id(
                 str(folder), task="text-generation", backend="openvino", model_kwargs={"device": device},
-                pipeline_kwargs={"max_new_tokens": max_new_tokens, "return_full_text": False})
+                device=-1, pipeline_kwargs={"max_new_tokens": max_new_tokens, "return_full_text": False})
      """, False, "not the greedy answer"),
     ("langchain_openvino", "echoes_the_prompt", """
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             return HuggingFacePipeline.from_model_id(
                 str(folder), task="text-generation", backend="openvino", model_kwargs={"device": device},
-                pipeline_kwargs={"max_new_tokens": max_new_tokens, "do_sample": False})
+                device=-1, pipeline_kwargs={"max_new_tokens": max_new_tokens, "do_sample": False})
      """, False, "return only the completion"),
     ("langchain_openvino", "full_text_in_the_wrong_place", """
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             model = OVModelForCausalLM.from_pretrained(folder, device=device)
-            pipe = pipeline("text-generation", model=model, tokenizer=AutoTokenizer.from_pretrained(folder),
+            pipe = pipeline("text-generation", model=model, device="cpu",
+                            tokenizer=AutoTokenizer.from_pretrained(folder),
                             max_new_tokens=max_new_tokens, do_sample=False)
             return HuggingFacePipeline(pipeline=pipe, pipeline_kwargs={"return_full_text": False})
      """, False, "return only the completion"),
     ("langchain_openvino", "device_ignored", """
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             return HuggingFacePipeline.from_model_id(
-                str(folder), task="text-generation", backend="openvino",
+                str(folder), task="text-generation", backend="openvino", device=-1,
                 pipeline_kwargs={"max_new_tokens": max_new_tokens, "do_sample": False,
                                  "return_full_text": False})
      """, False, "not compiled for the device asked"),
@@ -345,6 +346,7 @@ CASES = [
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             return HuggingFacePipeline.from_model_id(
                 str(folder), task="text-generation", backend="openvino", model_kwargs={"device": device},
+                device=-1,
                 pipeline_kwargs={"max_new_tokens": 32, "do_sample": False, "return_full_text": False})
      """, False, "not the right length"),
     ("langchain_openvino", "pytorch_backend", """
@@ -357,7 +359,8 @@ CASES = [
     ("langchain_openvino", "returns_the_pipeline", """
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             model = OVModelForCausalLM.from_pretrained(folder, device=device)
-            return pipeline("text-generation", model=model, tokenizer=AutoTokenizer.from_pretrained(folder),
+            return pipeline("text-generation", model=model, device="cpu",
+                            tokenizer=AutoTokenizer.from_pretrained(folder),
                             max_new_tokens=max_new_tokens, do_sample=False, return_full_text=False)
      """, False, "return LangChain's HuggingFacePipeline"),
     ("langchain_openvino", "deadlocks", """
@@ -368,7 +371,8 @@ CASES = [
     ("langchain_openvino", "own_pipeline", """
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             model = OVModelForCausalLM.from_pretrained(folder, device=device)
-            pipe = pipeline("text-generation", model=model, tokenizer=AutoTokenizer.from_pretrained(folder),
+            pipe = pipeline("text-generation", model=model, device="cpu",
+                            tokenizer=AutoTokenizer.from_pretrained(folder),
                             max_new_tokens=max_new_tokens, do_sample=False, return_full_text=False)
             return HuggingFacePipeline(pipeline=pipe)
      """, True, ""),
@@ -376,7 +380,8 @@ CASES = [
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             model = OVModelForCausalLM.from_pretrained(folder, device=device)
             model.generation_config.do_sample = False  # the pipeline's own default (sampling) still wins
-            pipe = pipeline("text-generation", model=model, tokenizer=AutoTokenizer.from_pretrained(folder),
+            pipe = pipeline("text-generation", model=model, device="cpu",
+                            tokenizer=AutoTokenizer.from_pretrained(folder),
                             max_new_tokens=max_new_tokens, return_full_text=False)
             return HuggingFacePipeline(pipeline=pipe)
      """, False, "not the greedy answer"),
@@ -385,7 +390,8 @@ CASES = [
             model = OVModelForCausalLM.from_pretrained(folder, compile=False)
             model.to(device)
             model.compile()
-            pipe = pipeline("text-generation", model=model, tokenizer=AutoTokenizer.from_pretrained(folder),
+            pipe = pipeline("text-generation", model=model, device="cpu",
+                            tokenizer=AutoTokenizer.from_pretrained(folder),
                             max_new_tokens=max_new_tokens, do_sample=False, return_full_text=False)
             return HuggingFacePipeline(pipeline=pipe)
      """, True, ""),
@@ -432,7 +438,8 @@ CASES = [
         def openvino_llm(folder, device="CPU", max_new_tokens=32):
             return HuggingFacePipeline.from_model_id(
                 str(folder), task="text-generation", backend="openvino", model_kwargs={"device": device},
-                pipeline_kwargs={"max_new_tokens": max_new_tokens, "do_sample": False, "return_full_text": False})
+                pipeline_kwargs={"max_new_tokens": max_new_tokens, "do_sample": False,
+                                 "return_full_text": False})
      """, False, "cuda:0"),
     # A tiny model that never emits EOS: "exactly max_new_tokens" looked like "at most".
     ("langchain_openvino", "exactly_n_tokens", """

@@ -204,9 +204,12 @@ ROUTER_WRONG = {
     "a buffering proxy": (
         [("            return StreamingResponse(relay(), status_code=upstream.status_code,",
           "            data = await upstream.aread()\n            await upstream.aclose()\n"
-          "            outstanding[url] -= 1\n            return Response(data, status_code=upstream.status_code,"),
-         ("                                     media_type=upstream.headers.get(\"content-type\"))\n        return last",
-          "                            media_type=upstream.headers.get(\"content-type\"))\n        return last")],
+          "            outstanding[url] -= 1\n"
+          "            return Response(data, status_code=upstream.status_code,"),
+         ("                                     media_type=upstream.headers.get(\"content-type\"))\n"
+          "        return last",
+          "                            media_type=upstream.headers.get(\"content-type\"))\n"
+          "        return last")],
         "relay each piece as it comes"),
     "re-encodes the body": (
         [("content=body, headers=headers)", "json=json.loads(body), headers=headers)")],
@@ -220,7 +223,8 @@ ROUTER_WRONG = {
         [("            await check_all()\n", "            pass\n")],
         "check /health every health_interval seconds"),
     "retries everything, a 500 too": (
-        [("            if upstream.status_code == 429:", "            if upstream.status_code in (429, 500):")],
+        [("            if upstream.status_code == 429:",
+          "            if upstream.status_code in (429, 500):")],
         "a request that failed with 500 was sent again"),
     "no retry of a 429": (
         [("        for _ in range(2):", "        for _ in range(1):")],

@@ -82,8 +82,10 @@ def test_openai_client_sees_overload_as_a_rate_limit(tiny_dir, monkeypatch):
         busy.start()
         assert gate.entered.wait(30)
         client = OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
-        with pytest.raises(RateLimitError, match="overloaded"):
+        with pytest.raises(RateLimitError, match="overloaded") as refused:
             client.chat.completions.create(model="course", messages=CHAT["messages"], max_tokens=3)
+        assert refused.value.response.headers["retry-after"] == "1"  # the client's back-off reads it
+        assert refused.value.response.headers["x-request-id"]
         gate.release.set()
         busy.join(60)
     engine.close()

@@ -72,7 +72,12 @@ def test_an_unexpected_error_outside_the_model_is_caught_too(engine, monkeypatch
 def test_unknown_routes_and_methods_answer_in_the_apis_shape(engine):
     client = TestClient(create_app(engine))
     missing = client.get("/nowhere")
-    assert missing.status_code == 404 and missing.json() == {"error": "Not found", "error_type": "not_found"}
+    assert missing.status_code == 404 and missing.json()["error_type"] == "not_found"
+    message = missing.json()["error"]
+    assert message.startswith("Not found: GET /nowhere. This server serves: "), message
+    for served in ("GET /health", "POST /generate", "POST /v1/chat/completions", "POST /v1/completions",
+                   "GET /v1/models", "POST /tokenize"):
+        assert served in message, (served, message)
     wrong = client.get("/generate")
     assert wrong.status_code == 405 and wrong.json()["error_type"] == "method_not_allowed"
     assert "POST" in wrong.headers["allow"]

@@ -36,9 +36,20 @@ FIELDS = {
     "prompt_cache_key": (["k", None], [1]),
     "safety_identifier": (["id", None], [1]),
     "modalities": ([["text"], None], [["text", "audio"], ["audio"]]),
-    "response_format": ([{"type": "text"}, None], [{"type": "json_object"}, {"type": "json_schema"}]),
-    "tools": ([[], None], [[{"type": "function", "function": {"name": "f"}}]]),
-    "tool_choice": (["none", "auto", None], ["required", {"type": "function", "function": {"name": "f"}}]),
+    "response_format": (
+        [{"type": "text"}, None, {"type": "json_object"},
+         {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}, "strict": True}},
+         {"type": "json_schema", "json_schema": {"name": "x"}}],
+        [{"type": "json_schema"}, {"type": "xml"}, {"type": "json_object", "json_schema": {"name": "x"}},
+         {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object", "not": {}}}},
+         {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "strin"}}}]),
+    "tools": ([[], None, [{"type": "function", "function": {"name": "f"}}]],
+              [[{"type": "function"}], [{"type": "web_search"}],
+               [{"type": "function", "function": {"name": "a b"}}],
+               [{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}]]),
+    "tool_choice": (["none", "auto", None],
+                    ["required", {"type": "function", "function": {"name": "f"}}, "maybe"]),
+    "prompt_cache_retention": (["in-memory", "24h", None], ["forever"]),
     "functions": ([None], [[{"name": "f"}]]),
     "function_call": (["none", None], ["auto"]),
     "audio": ([None], [{"voice": "alloy", "format": "mp3"}]),
@@ -97,7 +108,9 @@ def test_every_other_value_is_a_400_naming_the_field(client, field):
         ("n", 0, "between 1 and 8"),
         ("top_logprobs", 21, "between 0 and 20"),
         ("max_tokens", 100, "between 1 and 64"),
-        ("tools", [{"type": "function"}], "not supported"),
+        ("tools", [{"type": "function"}], "function"),
+        ("response_format", {"type": "json_schema", "json_schema": {"name": "x", "schema": {"not": {}}}},
+         "cannot enforce: [\"not\"]"),
     ],
 )
 def test_the_message_says_what_is_allowed(client, field, value, allowed):
@@ -131,6 +144,12 @@ def test_fields_that_need_another(client, fields, param):
             {"role": "user", "content": ""},
         ],
         [{"role": "assistant", "content": "Hi", "refusal": None, "tool_calls": None}],
+        [{"role": "user", "content": "hi", "name": "bob"}],  # LangChain's multi-agent graphs name them
+        [{"role": "user", "content": "Weather?"},
+         {"role": "assistant", "content": None, "tool_calls": [
+             {"id": "c1", "type": "function",
+              "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}]},
+         {"role": "tool", "content": "sunny", "tool_call_id": "c1"}],
     ],
 )
 def test_every_documented_message_form_is_served(client, messages):
@@ -140,10 +159,14 @@ def test_every_documented_message_form_is_served(client, messages):
 @pytest.mark.parametrize(
     "message,says",
     [
-        ({"role": "tool", "content": "42", "tool_call_id": "x"}, "role"),
+        ({"role": "tool", "content": "42"}, "tool_call_id"),
+        ({"role": "function", "content": "42", "name": "f"}, "role"),
         ({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}, "only text"),
-        ({"role": "user", "content": "hi", "name": "bob"}, "not supported"),
-        ({"role": "assistant", "content": "x", "tool_calls": [{"id": "1"}]}, "function calling"),
+        ({"role": "user", "content": "hi", "tool_calls": [
+            {"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+         "only an assistant"),
+        ({"role": "assistant", "content": "x", "tool_calls": [{"id": "1"}]}, "function"),
+        ({"role": "assistant", "content": None}, "content"),
         ({"role": "user", "content": None}, "content"),
         ({"role": "user"}, "content"),
     ],

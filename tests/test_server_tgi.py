@@ -28,7 +28,10 @@ PARAMETERS = {
     "best_of": ([1, None], [0, 2]),
     "decoder_input_details": ([False, None], [True]),
     "watermark": ([False, None], [True]),
-    "grammar": ([None], [{"type": "json", "value": {}}]),
+    "grammar": ([None, {"type": "json", "value": {}}, {"type": "json", "value": {"type": "object"}},
+                 {"type": "regex", "value": "[a-z]+"}, {"type": "json", "value": '{"type": "string"}'}],
+                [{"type": "json", "value": {"type": "strin"}}, {"type": "regex", "value": 5},
+                 {"type": "xml", "value": "x"}, {"type": "json", "value": {"not": {}}}, {"type": "json"}]),
     "adapter_id": ([None], ["my-lora"]),
 }
 

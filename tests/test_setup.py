@@ -41,7 +41,8 @@ def test_where_torch_comes_from(system, machine, mac, nvidia, expected):
 
 
 def test_a_local_wheel_wins_where_there_is_one(wheel_folder):
-    assert pick_torch.choose("Linux", "x86_64", "", False, [str(wheel_folder)]) == ("local", str(wheel_folder))
+    chosen = pick_torch.choose("Linux", "x86_64", "", False, [str(wheel_folder)])
+    assert chosen == ("local", str(wheel_folder))
     assert pick_torch.choose("Linux", "x86_64", "", False, [f"file://{wheel_folder}"])[0] == "local"
     other = wheel_folder / "elsewhere"
     other.mkdir()

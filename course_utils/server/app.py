@@ -5,10 +5,12 @@
 | concern | module |
 |---|---|
 | OpenAI's API: request and response models / routes | ``openai/protocol.py`` / ``openai/routes.py`` |
+| OpenAI's legacy completions; vLLM's /tokenize, /detokenize | ``openai/completions.py``, ``tokenize.py`` |
 | TGI's API: request and response models / routes | ``tgi/protocol.py`` / ``tgi/routes.py`` |
 | admitting, collecting and streaming a generation | ``serving.py`` |
 | errors in each API's shape, the last-resort 500 | ``errors.py`` |
-| body-size limit (413) | ``limits.py`` |
+| body-size limit (413); ``x-request-id`` on every response | ``limits.py``; ``headers.py`` |
+| structured output: grammars, the mask of allowed tokens; tool calls | ``grammar.py``; ``tools.py`` |
 | API key | ``auth.py`` |
 | Prometheus metrics | ``metrics.py`` |
 | the model, admission (429), the worker thread | ``engine.py``, ``worker.py`` |
@@ -28,9 +30,12 @@ from fastapi import FastAPI
 
 from .. import __version__
 from . import errors
+from .headers import RequestId
 from .limits import MAX_BODY_BYTES, BodyLimit
 from .metrics import Metrics
+from .openai.completions import router as completions_router
 from .openai.routes import router as openai_router
+from .openai.tokenize import router as tokenize_router
 from .serving import Serving
 from .tgi.routes import router as tgi_router
 
@@ -59,6 +64,8 @@ def create_app(
     errors.install(app, metrics.failed)
     app.include_router(tgi_router)
     app.include_router(openai_router)
+    app.include_router(completions_router)
+    app.include_router(tokenize_router)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -69,5 +76,6 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(errors.CatchAll, on_error=lambda: metrics.failed("generation"))  # outermost
+    app.add_middleware(errors.CatchAll, on_error=lambda: metrics.failed("generation"))
+    app.add_middleware(RequestId)  # outermost: every response carries x-request-id, a 500's too
     return app

@@ -47,6 +47,7 @@ from .. import __version__
 from ..generation import MAX_STOP_SEQUENCES, GenerationParams, InvalidGenerationParams
 from .errors import GenerationFailed, Overloaded, RequestTimedOut, ValidationFailed
 from .events import Event, Failed, Finished, Token
+from .grammar import Grammars, InvalidConstraint
 from .policy import StaticPolicy, StepPolicy
 from .prefix import DEFAULT_MAX_TOKENS as DEFAULT_PREFIX_CACHE_TOKENS
 from .prefix import PrefixCache
@@ -144,9 +145,10 @@ class Engine:
         )
         self._admitted = 0
         self._admit_lock = threading.Lock()
+        self.grammars = Grammars(self.tokenizer)
         self._worker = Worker(
             self.model, self.tokenizer, policy, pad_id=pad, eos_ids=eos_ids - {None}, release=self._release,
-            prefixes=self.prefix_cache,
+            prefixes=self.prefix_cache, grammars=self.grammars,
         )
         self.created = time.time()
         self._thread = threading.Thread(target=self._worker.run, daemon=True, name="engine-worker")
@@ -219,6 +221,11 @@ class Engine:
             )
         except InvalidGenerationParams as err:
             raise ValidationFailed(str(err), err.param) from None
+        if params.constraint is not None:
+            try:
+                self.grammars.check(params.constraint)
+            except InvalidConstraint as err:
+                raise ValidationFailed(str(err), err.param) from None
         return params, prompt_ids
 
     def submit(self, prompt_ids: list[int], params: SamplingParams, *, loop=None) -> Request:

@@ -13,10 +13,12 @@ the client's keep-alive connection).
 from __future__ import annotations
 
 import logging
+import re
 
 log = logging.getLogger("course_utils.server")
 
 OVERLOADED = "Model is overloaded"
+RETRY_AFTER_S = 1  # the Retry-After of a 429: the batch moves on within a second or so
 INTERNAL = "Internal server error; the server log has the details."
 
 
@@ -96,7 +98,9 @@ def install(app, on_failure) -> None:
     @app.exception_handler(Overloaded)
     async def overloaded(request, exc: Overloaded):
         on_failure("overloaded")
-        return answer(request, 429, error_body(request.url.path, OVERLOADED, "overloaded"))
+        # Retry-After: how long a client should wait (RFC 9110); the openai client honours it
+        return answer(request, 429, error_body(request.url.path, OVERLOADED, "overloaded"),
+                      {"Retry-After": str(RETRY_AFTER_S)})
 
     @app.exception_handler(RequestTimedOut)
     async def timed_out(request, exc: RequestTimedOut):
@@ -130,8 +134,8 @@ def install(app, on_failure) -> None:
         kinds = {400: "invalid_request_error", 404: "not_found", 405: "method_not_allowed", 413: "validation"}
         messages = {
             400: "the body could not be read (too deeply nested?)",
-            404: "Not found",
-            405: "Method not allowed",
+            404: f"Not found: {request.method} {request.url.path}. This server serves: {served_routes(app)}",
+            405: f"Method not allowed: {request.method} {request.url.path}",
             413: exc.detail,
         }
         body = error_body(
@@ -140,6 +144,17 @@ def install(app, on_failure) -> None:
             kinds.get(exc.status_code, "error"),
         )
         return answer(request, exc.status_code, body, exc.headers if exc.status_code == 405 else None)
+
+
+def served_routes(app) -> str:
+    """``GET /health, POST /generate, ...``: what a client that asked for something else can use
+    (from the app's OpenAPI schema, which lists every documented route)."""
+    try:
+        paths = app.openapi().get("paths", {})
+    except Exception:  # noqa: BLE001 - a listing is a courtesy, not worth a 500
+        return "see /docs"
+    routes = [f"{'/'.join(sorted(m.upper() for m in methods))} {path}" for path, methods in paths.items()]
+    return ", ".join(sorted(routes, key=lambda r: r.split(" ", 1)[1])) or "see /docs"
 
 
 def describe_validation_error(errors: list[dict]) -> tuple[str, str | None]:
@@ -166,7 +181,10 @@ def describe_validation_error(errors: list[dict]) -> tuple[str, str | None]:
     if kind == "extra_forbidden":
         return f"unknown field `{where}` (a typo? this API has no such field)", where
     message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"`{where}`: {message}", where if loc else None
+    if not loc:  # a rule across fields (a model validator): its message names the field first
+        named = re.match(r"`([A-Za-z_][\w.]*)`", message)
+        return message, named.group(1) if named else None
+    return f"`{where}`: {message}", where
 
 
 _TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict", "none"}

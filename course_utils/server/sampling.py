@@ -26,6 +26,7 @@ import random
 from dataclasses import dataclass, field
 
 from ..generation import GenerationParams, InvalidGenerationParams, validate
+from .grammar import Constraint, mask_tokens
 
 MAX_TOP_LOGPROBS = 20  # OpenAI's limit for top_logprobs
 MAX_LOGIT_BIAS = 100.0  # OpenAI: bias values from -100 to 100
@@ -40,6 +41,7 @@ class SamplingParams(GenerationParams):
     presence_penalty: float | None = None
     logit_bias: dict[int, float] = field(default_factory=dict)
     top_logprobs: int = 0  # alternatives to report with each token (OpenAI top_logprobs, TGI top_n_tokens)
+    constraint: Constraint | None = None  # what the answer must match (``grammar.py``)
 
 
 def validate_sampling(params: SamplingParams, *, vocab_size: int | None = None, **limits) -> SamplingParams:
@@ -99,6 +101,7 @@ PER_ROW = frozenset(
         "seed",
         "top_logprobs",
         "num_return_sequences",
+        "constraint",
     }
 )
 
@@ -107,10 +110,11 @@ class RowState:
     """What sampling needs to remember about one row: its settings, its random generator, the
     token ids it has seen (repetition penalty) and how often it generated each (OpenAI penalties)."""
 
-    def __init__(self, params: SamplingParams, prompt_ids: list[int], device) -> None:
+    def __init__(self, params: SamplingParams, prompt_ids: list[int], device, matcher=None) -> None:
         import torch
 
         self.params = params
+        self.matcher = matcher  # the row's grammar (``grammar.Matcher``), or None
         self.sampling = params.sampling()
         self.seed = (
             params.seed if params.seed is not None else (random.getrandbits(63) if self.sampling else None)
@@ -131,6 +135,8 @@ class RowState:
         )
 
     def record(self, token_id: int) -> None:
+        if self.matcher is not None:
+            self.matcher.accept(token_id)
         if self.needs_history:
             self.seen.append(token_id)
             self.generated[token_id] = self.generated.get(token_id, 0) + 1
@@ -155,6 +161,10 @@ class Sampler:
         logits = logits.float()
         logprobs = torch.log_softmax(logits, dim=-1)
         scores = self._penalised(logits, rows)
+        matchers = {i: row.matcher for i, row in enumerate(rows) if row.matcher is not None}
+        if matchers:  # structured output: the tokens a row's grammar forbids become -inf
+            scores = scores.clone() if scores is logits else scores
+            mask_tokens(scores, matchers)
         chosen = torch.empty(len(rows), dtype=torch.long, device=logits.device)
         greedy = [i for i, row in enumerate(rows) if not row.sampling]
         if greedy:

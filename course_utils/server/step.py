@@ -33,9 +33,12 @@ from .text import Detokenizer, StopStrings
 class Row:
     """One request in the batch: its sampling state, its text so far, and when it ends."""
 
-    def __init__(self, request: Request, tokenizer, device, eos_ids: set[int], special_ids: set[int]) -> None:
+    def __init__(self, request: Request, tokenizer, device, eos_ids: set[int], special_ids: set[int],
+                 grammars=None) -> None:
         self.request = request
-        self.state = RowState(request.params, request.prompt_ids, device)
+        constraint = request.params.constraint
+        matcher = grammars.matcher(constraint) if constraint is not None and grammars is not None else None
+        self.state = RowState(request.params, request.prompt_ids, device, matcher)
         self.tokenizer, self.eos_ids, self.special_ids = tokenizer, eos_ids, special_ids
         self.detokenizer = Detokenizer(tokenizer)
         self.stops = StopStrings(request.params.stop)

@@ -34,8 +34,9 @@ log = logging.getLogger("course_utils.server")
 
 class Worker:
     def __init__(self, model, tokenizer, policy, *, pad_id: int, eos_ids: set[int], release,
-                 prefixes: PrefixCache | None = None) -> None:
+                 prefixes: PrefixCache | None = None, grammars=None) -> None:
         self.model, self.tokenizer, self.policy, self.prefixes = model, tokenizer, policy, prefixes
+        self.grammars = grammars  # structured output (``grammar.Grammars``)
         self.pad_id, self.eos_ids, self.release = pad_id, eos_ids, release
         self.special_ids = set(tokenizer.all_special_ids)
         self.sampler = Sampler()
@@ -67,7 +68,8 @@ class Worker:
                     self._guarded(
                         self._join,
                         [
-                            Row(r, self.tokenizer, self.model.device, self.eos_ids, self.special_ids)
+                            Row(r, self.tokenizer, self.model.device, self.eos_ids, self.special_ids,
+                                self.grammars)
                             for r in joining
                         ],
                     )

@@ -4,15 +4,17 @@ Every field of OpenAI's ``POST /v1/chat/completions`` (https://platform.openai.c
 is declared, in the order of its documentation, so that a value is either served or refused with a
 400 that names the field: nothing is silently ignored. Unknown fields are refused too, as OpenAI does.
 
-Served: ``messages`` (text, or text parts), ``model`` (any name), ``max_completion_tokens`` /
+Served: ``messages`` (text, or text parts; assistant messages with ``tool_calls`` and ``content:
+null``; ``tool`` messages; a message ``name``), ``model`` (any name), ``max_completion_tokens`` /
 ``max_tokens``, ``temperature`` (0 or unset: greedy, a deliberate difference from OpenAI's default
 of 1 so that answers are reproducible), ``top_p`` (0: the most likely token), ``frequency_penalty``,
 ``presence_penalty``, ``logit_bias``, ``logprobs`` / ``top_logprobs``, ``n``, ``seed``, ``stop``,
-``stream`` / ``stream_options``. Accepted because they change nothing in the answer: ``user``,
-``metadata``, ``safety_identifier``, ``prompt_cache_key``, ``service_tier``, ``store: false``,
-``parallel_tool_calls``, ``modalities: ["text"]``, ``response_format: {"type": "text"}``,
-``tool_choice: "none"`` (or ``"auto"`` with no tools). Refused with a message that says so: tools
-and functions, audio, images, files, JSON output, predicted outputs, reasoning, web search.
+``stream`` / ``stream_options``, ``response_format`` (``text``, ``json_object``, ``json_schema``),
+``tools`` with ``tool_choice`` and ``parallel_tool_calls`` (``tools.py``). Accepted because they
+change nothing in the answer: ``user``, ``metadata``, ``safety_identifier``, ``prompt_cache_key``,
+``prompt_cache_retention``, ``service_tier``, ``store: false``, ``modalities: ["text"]``. Refused
+with a message that says so: the old ``functions``, audio, images, files, predicted outputs,
+reasoning, web search.
 
 The response models are the ones the routes return, so the OpenAPI schema and the wire agree.
 """
@@ -48,24 +50,110 @@ def _text_parts(content):
 Content = Annotated[StrictStr | list[Any], AfterValidator(_text_parts)]
 
 
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr
+    arguments: StrictStr = Field(description="the arguments as a JSON text, as OpenAI sends them")
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class Message(BaseModel):
-    """A chat message with text content. Tool calls, images, audio and files are not supported."""
+    """A chat message: text (or text parts), an assistant's tool calls, or a tool's result."""
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Literal["developer", "system", "user", "assistant"] = Field(
-        description="`developer` is treated as `system`; `tool` and `function` messages need function "
-        "calling, which this server does not support"
+    role: Literal["developer", "system", "user", "assistant", "tool"] = Field(
+        description="`developer` is treated as `system`; `tool` carries a tool's result"
     )
-    content: Content = Field(description="text, or a list of text parts (joined)")
-    name: only(why="message names (the chat template has no place for them)") = None
+    content: Content | None = Field(
+        None, description="text, or a list of text parts (joined); null only for an assistant's tool calls")
+    name: StrictStr | None = Field(None, description="accepted; the chat template has no place for it")
     refusal: only(why="refusals in earlier messages") = None
-    tool_calls: only(why="function calling") = None
-    function_call: only(why="function calling") = None
+    tool_calls: list[ToolCall] | None = Field(None, description="an assistant's earlier calls")
+    tool_call_id: StrictStr | None = Field(None, description="the call a `tool` message answers")
+    function_call: only(why="the old function calling (use `tools`)") = None
     audio: only(why="audio") = None
 
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only an assistant message has `tool_calls`")
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError("`content` may be null only in an assistant message with `tool_calls`")
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a `tool` message needs the `tool_call_id` of the call it answers")
+        return self
+
+    @property
+    def uses_tools(self) -> bool:
+        return bool(self.tool_calls) or self.role == "tool"
+
     def for_template(self) -> dict:
-        return {"role": "system" if self.role == "developer" else self.role, "content": self.content}
+        message = {"role": "system" if self.role == "developer" else self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [call.model_dump() for call in self.tool_calls]
+        if self.tool_call_id:
+            message["tool_call_id"] = self.tool_call_id
+        return message
+
+
+class FunctionDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[StrictStr, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+    description: StrictStr | None = None
+    parameters: dict[str, Any] | None = Field(None, description="a JSON Schema (default: no arguments)")
+    strict: StrictBool | None = Field(None, description="accepted; calls always follow `parameters` here")
+
+
+class Tool(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr
+
+
+class NamedToolChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class JSONSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: Annotated[StrictStr, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+    description: StrictStr | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema", description="default: any JSON value")
+    strict: StrictBool | None = Field(None, description="accepted; the answer always follows the schema here")
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JSONSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self):
+        if (self.type == "json_schema") != (self.json_schema is not None):
+            raise ValueError('`json_schema` is required with `"type": "json_schema"`, and only then')
+        return self
 
 
 def _stop_count(value):
@@ -120,12 +208,15 @@ class ChatCompletionRequest(BaseModel):
     metadata: dict[str, StrictStr] | None = Field(None, description="accepted; not stored")
     modalities: only(["text"], why="output other than text") = None
     n: integer(1, MAX_N, description=f"at most {MAX_N} on this server") | None = None
-    parallel_tool_calls: StrictBool | None = Field(None, description="accepted; there are no tools")
+    parallel_tool_calls: StrictBool | None = Field(
+        None, description="several calls in one answer (default true)")
     prediction: only(why="predicted outputs") = None
     presence_penalty: number(-2, 2) | None = None
     prompt_cache_key: StrictStr | None = Field(None, description="accepted; no effect")
+    prompt_cache_retention: Literal["in-memory", "24h"] | None = Field(
+        None, description="accepted; this server's prefix cache keeps recent prompts in memory")
     reasoning_effort: only(why="reasoning (this model does not reason)") = None
-    response_format: only({"type": "text"}, why='JSON output (only {"type": "text"})') = None
+    response_format: ResponseFormat | None = None
     safety_identifier: StrictStr | None = Field(None, description="accepted; no effect")
     seed: integer(-(2**63), 2**64 - 1) | None = None
     service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = Field(
@@ -136,8 +227,8 @@ class ChatCompletionRequest(BaseModel):
     stream: StrictBool | None = None
     stream_options: StreamOptions | None = None
     temperature: number(0, 2) | None = None
-    tool_choice: only("none", "auto", why="function calling") = None
-    tools: only([], why="function calling") = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    tools: list[Tool] | None = None
     top_logprobs: integer(0, MAX_TOP_LOGPROBS) | None = None
     top_p: number(0, 1) | None = None
     user: StrictStr | None = Field(None, description="accepted; no effect")
@@ -150,7 +241,45 @@ class ChatCompletionRequest(BaseModel):
             raise ValueError("`top_logprobs` needs `logprobs: true`")
         if self.stream_options is not None and not self.stream:
             raise ValueError("`stream_options` is only allowed when `stream` is true")
+        names = [tool.function.name for tool in self.tools or []]
+        if len(set(names)) != len(names):
+            raise ValueError("`tools`: each function needs a name of its own")
+        if self.tool_choice not in (None, "none", "auto") and not self.tools:
+            raise ValueError("`tool_choice` asks for a tool call, and there are no `tools`")
+        if isinstance(self.tool_choice, NamedToolChoice) and self.tool_choice.function.name not in names:
+            name = self.tool_choice.function.name
+            raise ValueError(f"`tool_choice` names {name!r}, which is not in `tools`")
+        if self.calls_tools and self.response_format is not None and self.response_format.type != "text":
+            raise ValueError("`response_format` and tool calls together: this server constrains the answer "
+                             "to one of them; send `tool_choice: \"none\"` or leave `response_format` out")
         return self
+
+    @property
+    def calls_tools(self) -> bool:
+        """Whether the answer may be tool calls (``tools`` given and ``tool_choice`` not "none")."""
+        return bool(self.tools) and self.tool_choice != "none"
+
+    @property
+    def uses_tool_template(self) -> bool:
+        """The course's tool template renders the prompt: tools offered, or earlier calls in it."""
+        return self.calls_tools or any(m.uses_tools for m in self.messages)
+
+    def constraint(self):
+        """What the answer must match (``grammar.Constraint``), or None."""
+        from ..grammar import Constraint
+        from ..tools import tool_constraint
+
+        if self.calls_tools:
+            tools = [tool.model_dump(exclude_none=True) for tool in self.tools]
+            choice = self.tool_choice.model_dump() if isinstance(self.tool_choice, NamedToolChoice) else (
+                self.tool_choice or "auto")
+            return tool_constraint(tools, choice, self.parallel_tool_calls is not False)
+        if self.response_format is None or self.response_format.type == "text":
+            return None
+        if self.response_format.type == "json_object":
+            return Constraint.json_schema({"type": "object"})
+        schema = self.response_format.json_schema.schema_
+        return Constraint.json_schema({} if schema is None else schema)
 
     @property
     def include_usage(self) -> bool:
@@ -174,6 +303,7 @@ class ChatCompletionRequest(BaseModel):
             stop=list(self.stop or []),
             seed=None if self.seed is None else self.seed % (1 << 64),  # OpenAI's may be negative
             top_logprobs=self.top_logprobs or 0,
+            constraint=self.constraint(),
         )
 
 
@@ -195,11 +325,12 @@ class ChoiceLogprobs(BaseModel):
 
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
     refusal: None = None
+    tool_calls: list[ToolCall] | None = None
 
 
-FinishReason = Literal["stop", "length"]
+FinishReason = Literal["stop", "length", "tool_calls"]
 
 
 class Choice(BaseModel):
@@ -233,9 +364,22 @@ class ChatCompletion(BaseModel):
     system_fingerprint: str | None = None
 
 
+class FunctionCallDelta(BaseModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(BaseModel):
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: FunctionCallDelta
+
+
 class Delta(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 class ChunkChoice(BaseModel):

@@ -22,6 +22,7 @@ from ..events import Finished, Token
 from ..openapi import GENERATION_ERRORS, documented
 from ..serving import Answer, Serving
 from ..text import held_back
+from ..tools import OPEN, TOOL_TEMPLATE, parse_calls, template_messages
 from .protocol import (
     AssistantMessage,
     ChatCompletion,
@@ -31,10 +32,13 @@ from .protocol import (
     ChoiceLogprobs,
     ChunkChoice,
     Delta,
+    FunctionCallDelta,
     Model,
     ModelList,
     OpenAIErrorResponse,
     TokenLogprob,
+    ToolCall,
+    ToolCallDelta,
     TopLogprob,
     Usage,
 )
@@ -56,8 +60,32 @@ def answer_text(finished: Finished) -> str:
     return finished.text
 
 
-def finish_reason(finished: Finished) -> str:
-    return "length" if finished.reason == "length" else "stop"
+def finish_reason(finished: Finished, calls: list | None = None) -> str:
+    if finished.reason == "length":
+        return "length"
+    return "tool_calls" if calls else "stop"
+
+
+def shown_tokens(tokens: list[Token], finished: Finished) -> list[Token]:
+    """The tokens of the answer the client sees: not the end-of-turn token that ended it (it is
+    not in the text, so OpenAI's logprobs and completion_tokens leave it out too)."""
+    if finished.reason == "eos_token" and tokens and tokens[-1].special:
+        return tokens[:-1]
+    return tokens
+
+
+def completion_tokens(finished: Finished) -> int:
+    return finished.generated_tokens - (finished.reason == "eos_token")
+
+
+def message_of(body: ChatCompletionRequest, finished: Finished) -> tuple[AssistantMessage, str]:
+    """The assistant's message (its text, or its tool calls) and the finish reason."""
+    text = answer_text(finished)
+    calls = []
+    if body.calls_tools:  # also when the budget ended: the calls completed before it are kept
+        text, calls = parse_calls(text)
+    message = AssistantMessage(content=text, tool_calls=[ToolCall(**c) for c in calls] or None)
+    return message, finish_reason(finished, calls)
 
 
 def logprobs(tokens: list[Token], tokenizer) -> ChoiceLogprobs:
@@ -78,30 +106,36 @@ def build_completion(
     body: ChatCompletionRequest, answers: list[Answer], serving: Serving, completion_id: str, created: int
 ) -> ChatCompletion:
     tokenizer = serving.engine.tokenizer
-    choices = [
-        Choice(
-            index=i,
-            message=AssistantMessage(content=answer_text(a.finished)),
-            finish_reason=finish_reason(a.finished),
-            logprobs=logprobs(a.tokens, tokenizer) if body.logprobs else None,
-        )
-        for i, a in enumerate(answers)
-    ]
+    choices = []
+    for i, a in enumerate(answers):
+        message, reason = message_of(body, a.finished)
+        shown = shown_tokens(a.tokens, a.finished)
+        choices.append(Choice(index=i, message=message, finish_reason=reason,
+                              logprobs=logprobs(shown, tokenizer) if body.logprobs else None))
     prompt = answers[0].finished.prompt_tokens
-    usage = Usage.of(prompt, sum(a.finished.generated_tokens for a in answers))
+    usage = Usage.of(prompt, sum(completion_tokens(a.finished) for a in answers))
     return ChatCompletion(
         id=completion_id, created=created, model=serving.model_name, choices=choices, usage=usage
     )
 
 
 async def _prompt(serving: Serving, body: ChatCompletionRequest) -> str:
-    """The conversation as the model's chat template writes it, ready for the answer."""
+    """The conversation as the model's chat template writes it, ready for the answer; with tools
+    (or earlier tool calls), as the course's tool template writes it (``tools.py``)."""
+    options = {}
+    if body.uses_tool_template:
+        tools = [t.model_dump(exclude_none=True) for t in body.tools or []] if body.calls_tools else None
+        options = {"chat_template": TOOL_TEMPLATE, "tools": tools}
+    messages = body.messages_for_template()
+    if body.uses_tool_template:
+        messages = template_messages(messages)
     try:
         return await run_in_threadpool(
             serving.engine.tokenizer.apply_chat_template,
-            body.messages_for_template(),
+            messages,
             tokenize=False,
             add_generation_prompt=True,
+            **options,
         )
     except Exception as err:  # noqa: BLE001 - jinja's TemplateError and the template's own raise_exception
         raise ValidationFailed(
@@ -146,7 +180,8 @@ class ChunkStream:
         self, body: ChatCompletionRequest, serving: Serving, completion_id: str, created: int
     ) -> None:
         self.body, self.serving = body, serving
-        self.stops = list(body.stop or [])
+        # with tools, text that could begin a call waits too: a call is sent as tool_calls
+        self.stops = list(body.stop or []) + ([OPEN] if body.calls_tools else [])
         self.header = {"id": completion_id, "created": created, "model": serving.model_name}
 
     def chunk(
@@ -155,6 +190,32 @@ class ChunkStream:
         lp = logprobs(tokens, self.serving.engine.tokenizer) if self.body.logprobs and tokens else None
         choice = ChunkChoice(index=index, delta=Delta(content=content), finish_reason=finish, logprobs=lp)
         return ChatCompletionChunk(**self.header, choices=[choice])
+
+    def call_chunks(self, index: int, calls: list[dict]) -> list[ChatCompletionChunk]:
+        """OpenAI's way of streaming tool calls: for each, its id, type and name with empty
+        arguments, then its arguments."""
+        chunks = []
+        for number, call in enumerate(calls):
+            name, arguments = call["function"]["name"], call["function"]["arguments"]
+            for delta in (ToolCallDelta(index=number, id=call["id"], type="function",
+                                        function=FunctionCallDelta(name=name, arguments="")),
+                          ToolCallDelta(index=number, function=FunctionCallDelta(arguments=arguments))):
+                choice = ChunkChoice(index=index, delta=Delta(content=None, tool_calls=[delta]))
+                chunks.append(ChatCompletionChunk(**self.header, choices=[choice]))
+        return chunks
+
+    def last_chunks(self, index: int, finished: Finished, sent: int) -> list[ChatCompletionChunk]:
+        """What is left to send of a choice when it ends: the rest of its text, or its calls."""
+        text = answer_text(finished)
+        calls = []
+        if self.body.calls_tools:
+            text, calls = parse_calls(text)
+        if calls:
+            rest = (text or "")[sent:] if text else ""
+            head = [self.chunk(index, rest)] if rest else []
+            last = self.chunk(index, None, finish_reason(finished, calls))
+            return head + self.call_chunks(index, calls) + [last]
+        return [self.chunk(index, (text or "")[sent:], finish_reason(finished))]
 
     async def events(self, generations, path: str):
         text = [""] * len(generations)
@@ -165,13 +226,17 @@ class ChunkStream:
             async for index, event in _merged([self.serving.stream(g) for g in generations]):
                 if isinstance(event, Token):
                     text[index] += event.text
+                    shown = not event.special  # the end-of-turn token is not part of the answer
+                    if self.body.calls_tools and OPEN in text[index]:
+                        continue  # a tool call: sent whole when it ends
                     safe = len(text[index]) - held_back(text[index], self.stops)
                     content, sent[index] = text[index][sent[index] : safe], max(sent[index], safe)
-                    if content or self.body.logprobs:
-                        yield self.chunk(index, content, tokens=[event])
+                    if content or (self.body.logprobs and shown):
+                        yield self.chunk(index, content, tokens=[event] if shown else None)
                 else:
-                    usage[index] = event.generated_tokens
-                    yield self.chunk(index, answer_text(event)[sent[index] :], finish_reason(event))
+                    usage[index] = completion_tokens(event)
+                    for chunk in self.last_chunks(index, event, sent[index]):
+                        yield chunk
             if self.body.include_usage:
                 yield ChatCompletionChunk(
                     **self.header, choices=[], usage=Usage.of(prompt_tokens, sum(usage))

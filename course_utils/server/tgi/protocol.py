@@ -4,8 +4,10 @@ Every field of TGI's ``GenerateParameters`` (its OpenAPI schema, ``docs/openapi.
 text-generation-inference 3.x) is declared, with TGI's ranges: ``temperature``, ``top_k``,
 ``repetition_penalty`` strictly positive; ``top_p`` and ``typical_p`` strictly between 0 and 1;
 ``frequency_penalty`` from -2 to 2; at most 4 ``stop`` strings; ``top_n_tokens`` up to 5.
-Served: all of them except ``best_of`` > 1, ``decoder_input_details``, ``grammar``, ``watermark``
-and ``adapter_id``, which are refused with a message that says so (``null``, ``false`` and 1 pass).
+Served: all of them (``grammar``: ``{"type": "json", "value": <a JSON Schema>}`` or ``{"type":
+"regex", "value": "<pattern>"}``, ``grammar.py``) except ``best_of`` > 1, ``decoder_input_details``,
+``watermark`` and ``adapter_id``, which are refused with a message that says so (``null``,
+``false`` and 1 pass).
 Unknown parameters are refused, so that a typo is not silently ignored.
 """
 
@@ -30,6 +32,33 @@ def _stops(value):
     return value
 
 
+class Grammar(BaseModel):
+    """TGI's ``grammar`` parameter: the answer follows a JSON Schema or a regular expression."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["json", "regex"]
+    value: dict | StrictStr = Field(description="a JSON Schema (an object) for json, a pattern for regex")
+
+    def constraint(self):
+        from ..grammar import Constraint, InvalidConstraint
+
+        if self.type == "json":
+            value = self.value
+            if isinstance(value, str):  # TGI also takes the schema as a JSON text
+                import json
+
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise InvalidConstraint("`grammar.value` is not a JSON Schema", "grammar") from None
+            return Constraint.json_schema(value, "grammar")
+        if not isinstance(self.value, str):
+            raise InvalidConstraint("`grammar.value` must be a pattern (a string) for a regex grammar",
+                                    "grammar")
+        return Constraint("regex", self.value, "grammar")
+
+
 class GenerateParameters(BaseModel):
     """TGI's ``parameters``, in the order of its schema."""
 
@@ -43,7 +72,7 @@ class GenerateParameters(BaseModel):
     details: StrictBool | None = None
     do_sample: StrictBool | None = None
     frequency_penalty: number(-2, 2) | None = None
-    grammar: only(why="grammars (constrained output)") = None
+    grammar: Grammar | None = None
     max_new_tokens: integer(1) | None = None
     repetition_penalty: number(0, lo_open=True) | None = None
     return_full_text: StrictBool | None = None
@@ -80,6 +109,7 @@ class GenerateParameters(BaseModel):
             stop=list(self.stop or []),
             seed=self.seed,
             top_logprobs=self.top_n_tokens or 0,
+            constraint=self.grammar.constraint() if self.grammar is not None else None,
         )
 
 

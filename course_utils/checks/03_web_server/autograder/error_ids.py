@@ -145,6 +145,7 @@ def test_async_endpoints_and_other_exceptions(add_safe_errors):
 @test_case(points=None, hidden=True)
 def test_errors_at_the_same_moment(add_safe_errors):
     import logging
+    import os
     import threading
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -177,6 +178,8 @@ def test_errors_at_the_same_moment(add_safe_errors):
     finally:
         root.removeHandler(quiet)
     assert len(responses) == 12 and all((r.status_code == 500 for r in responses)), '12 errors at the same moment: each gets the JSON 500'
-    ids = [r.json().get('error_id') for r in responses]
+    ids = [str(r.json().get('error_id')) for r in responses]
     assert len(set(ids)) == 12, f'errors at the same moment got the same error_id ({12 - len(set(ids))} repeated): make it random (uuid.uuid4().hex), not from the clock or a counter'
+    shared = max((len(os.path.commonprefix([a, b])) for a in ids for b in ids if a != b))
+    assert min(map(len, ids)) >= 8 and shared < 8, f'errors at the same moment got error_ids that follow one another (short, or sharing their first {shared} characters): make each one random (uuid.uuid4().hex, secrets.token_hex(8)). An id from the clock or a counter repeats across replicas and restarts, and under load'
 
