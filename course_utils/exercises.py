@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -87,18 +88,51 @@ def within(seconds: float, fn, *args, hint: str = "", **kwargs):
     return outcome.get("value")
 
 
-def _stop_thread(thread: threading.Thread) -> None:
+class _Flushed(Exception):
+    """Raised in a helper thread only to clear CPython's "an exception is pending" flag."""
+
+
+def _stop_thread(thread: threading.Thread, grace: float = 1.0) -> None:
     """Raise ``CheckTimedOut`` inside ``thread`` at its next Python instruction.
 
     Written by hand because Python threads have no ``stop()`` and no library offers one: this is
-    CPython's ``PyThreadState_SetAsyncExc``. A pure-Python endless loop ends at once; a thread
-    blocked inside a C call (a lock, a socket read) ends when that call returns, if ever.
+    CPython's ``PyThreadState_SetAsyncExc``. A pure-Python endless loop ends at once. A thread
+    blocked inside a C call (a deadlocked lock, a socket read) cannot take it; and while it holds
+    a pending exception, CPython (3.11) makes *every* thread check for it at every few
+    instructions, which slowed all later Python code here several times over (measured: a check
+    that takes 4.8 s took 24 s after one deadlocked answer). So, after ``grace`` seconds, a thread
+    still alive gets its exception taken back and is left blocked (it costs nothing asleep), and
+    a helper thread takes one exception itself, which clears the flag.
     """
     import ctypes
 
-    if thread.ident is not None and thread.is_alive():
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
-                                                   ctypes.py_object(CheckTimedOut))
+    set_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    if thread.ident is None or not thread.is_alive():
+        return
+    set_exc(ctypes.c_ulong(thread.ident), ctypes.py_object(CheckTimedOut))
+
+    def take_back() -> None:
+        thread.join(grace)
+        if not thread.is_alive():
+            return
+        set_exc(ctypes.c_ulong(thread.ident), None)  # NULL: nothing pending for it any more
+        started = threading.Event()
+
+        def helper() -> None:
+            started.set()
+            try:
+                while True:
+                    time.sleep(0.001)  # Python instructions between sleeps: it takes the exception
+            except _Flushed:
+                pass
+
+        flusher = threading.Thread(target=helper, daemon=True, name="check:flush")
+        flusher.start()
+        started.wait(1)
+        set_exc(ctypes.c_ulong(flusher.ident), ctypes.py_object(_Flushed))
+        flusher.join(1)
+
+    threading.Thread(target=take_back, daemon=True, name="check:take-back").start()
 
 
 def _stub():
@@ -282,7 +316,7 @@ class QuestionResult:
         shown = [case for case in self.cases if not case.hidden]
         hidden = len(self.cases) - len(shown)
         if self.passed:
-            more = f"; grading runs {hidden} more hidden check(s)" if hidden else ""
+            more = f", and {hidden} hidden check(s)" if hidden else ""
             return [f"✅ {self.name}: {len(shown)} check(s) pass{more}"]
         lines = [f"❌ {self.name}: {len(self.failures())} of {len(self.cases)} check(s) fail"]
         lines += [f"   - {case.message}" for case in self.failures()]

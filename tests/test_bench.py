@@ -85,8 +85,9 @@ def test_benchmark_commands():
     assert server_command("naive", "/m", "bfloat16", 9000) == (
         [*server_command("reference-1", "/m", "bfloat16", 9000)[0][:-2], "--naive"], "naive")
     assert "--continuous-batching" in server_command("transformers-cb", "/m", "bfloat16", 9000)[0]
+    assert server_command("vllm", "/m", "bfloat16", 9000) == (["vllm", "--dtype", "bfloat16"], "openai")
     with pytest.raises(ValueError, match="unknown server"):
-        server_command("vllm", "/m", "bfloat16", 9000)
+        server_command("tgi", "/m", "bfloat16", 9000)
 
 
 def test_benchmark_compares_real_servers(tiny_dir):
@@ -323,3 +324,17 @@ def test_remembered_measures_once_per_key_and_says_when(tmp_path, monkeypatch):
     for kept in (tmp_path / "measurements").glob("tune-*.json"):
         kept.write_text("{not json")  # unreadable: measured again, not an error
     assert remembered("tune", {"configs": ["a"]}, measure)[1] == "now" and len(calls) == 4
+
+
+def test_grammar_costs_are_measured_along_valid_answers(tiny_dir):
+    """bench.grammars walks a valid answer to each schema through the server's matcher: every
+    token is accepted (the schema's key order is the answer's), and each step has a mask time."""
+    from transformers import AutoTokenizer
+
+    from course_utils.bench.grammars import SCHEMAS, measure_llguidance
+
+    rows = measure_llguidance(AutoTokenizer.from_pretrained(tiny_dir))
+    assert [r["schema"] for r in rows] == list(SCHEMAS)
+    for row in rows:
+        assert row["answer_accepted"] and row["steps"] > 2, row
+        assert 0 < row["mask_ms_median"] <= row["mask_ms_max"] and row["compile_ms"] > 0, row

@@ -133,6 +133,40 @@ def test_within_fails_with_the_hint_instead_of_hanging():
     assert within(1, lambda x: x + 1, 1) == 2
 
 
+def test_a_blocked_thread_gets_its_pending_stop_taken_back():
+    """A thread blocked in C cannot take the stop; it must not stay pending (CPython then makes
+    every thread check for it, which slowed the whole suite about five times)."""
+    import threading
+    import time
+
+    from course_utils.exercises import _stop_thread
+
+    gate, outcome = threading.Event(), []
+
+    def blocked():
+        try:
+            gate.wait()  # blocked in C: the stop cannot be raised here
+            sum(range(10_000))  # Python again: a pending stop would be raised now
+            outcome.append("went on")
+        except BaseException as err:  # noqa: BLE001
+            outcome.append(type(err).__name__)
+
+    thread = threading.Thread(target=blocked, daemon=True)
+    thread.start()
+    _stop_thread(thread, grace=0.2)
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith("check:") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the take-back and its helper finish
+    gate.set()
+    thread.join(5)
+    assert outcome == ["went on"], outcome
+    looping = threading.Thread(target=lambda: [None for _ in iter(int, 1)], daemon=True)
+    looping.start()
+    _stop_thread(looping)
+    looping.join(5)
+    assert not looping.is_alive(), "a pure-Python endless loop is stopped at once"
+
+
 def test_answered_tells_an_unsolved_cell():
     def stub():
         ...

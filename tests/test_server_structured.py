@@ -71,6 +71,7 @@ def test_json_schema_streamed_and_not(client, strict):
     whole = client.chat.completions.create(model="course", messages=ASK, max_tokens=60,
                                            response_format=schema_format(PERSON, strict))
     validate(json.loads(whole.choices[0].message.content), PERSON)
+    assert list(json.loads(whole.choices[0].message.content)) == ["name", "age"]  # the schema's order
     stream = client.chat.completions.create(model="course", messages=ASK, max_tokens=60, stream=True,
                                             response_format=schema_format(PERSON, strict))
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)

@@ -235,10 +235,12 @@ def _tgi_tokens(event: dict) -> tuple[int, int | None]:
     return (1 if event.get("token") else 0), None
 
 
-def _openai(model: str):
+def _openai(model: str, response_format: dict | None = None):
     async def call(client, url, prompt, max_tokens, headers, on_token) -> Result:
         body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
                 "stream": True, "stream_options": {"include_usage": True}}
+        if response_format is not None:
+            body["response_format"] = response_format
         return await _streamed(client, f"{url}/v1/chat/completions", body, headers, _openai_tokens, on_token)
     return call
 
@@ -322,13 +324,14 @@ async def _open_loop(load: _Load, schedule: list[tuple[float, int]], duration: f
 async def run(url: str, clients: int | None = 4, duration: float = 30.0, max_tokens=64, api: str = "openai",
               api_key: str | None = None, timeout: float = 600.0, count_tokens=None,
               model: str = "course", *, rate: float | None = None, seed: int = 0,
-              stall_seconds: float = 10.0) -> Report:
+              stall_seconds: float = 10.0, response_format: dict | None = None) -> Report:
     """Run the load; return the report (``lines()`` for printing, ``asdict`` for JSON).
 
     Closed loop with ``clients``, or open loop with ``rate`` (requests per second; then
     ``clients`` is ignored). ``max_tokens``: an int, or a range ``(LO, HI)`` / ``"LO:HI"`` to draw
     each request's budget from. ``timeout``: the most seconds to wait, after ``duration``, for
     the requests still running. ``stall_seconds``: a gap without any token this long is a stall.
+    ``response_format``: sent with every request (OpenAI API only), e.g. a JSON schema.
     """
     import httpx
 
@@ -336,7 +339,7 @@ async def run(url: str, clients: int | None = 4, duration: float = 30.0, max_tok
     if api == "naive":
         call = _naive(count_tokens or course_token_counter())
     else:
-        call = _openai(model) if api == "openai" else _tgi
+        call = _openai(model, response_format) if api == "openai" else _tgi
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     connections = None if rate is not None else clients + 4  # open loop: as many as requests
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -406,6 +409,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="the model name sent to OpenAI-style servers (default: course; "
                              "`transformers serve MODEL` wants that MODEL)")
     parser.add_argument("--json", metavar="PATH", help="also write the numbers to this JSON file")
+    parser.add_argument("--response-format", type=json.loads, metavar="JSON",
+                        help='sent with every request, e.g. \'{"type": "json_object"}\' (OpenAI API only)')
     return parser
 
 
@@ -417,9 +422,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--clients must be at least 1, --duration above 0")
     if (args.rate is not None and args.rate <= 0) or args.timeout <= 0 or args.stall_seconds <= 0:
         parser.error("--rate, --timeout and --stall-seconds must be above 0")
+    if args.response_format is not None and args.api != "openai":
+        parser.error("--response-format is an OpenAI API field: use it with --api openai")
     report = asyncio.run(run(args.url, clients, args.duration, args.max_tokens, args.api, args.api_key,
                              timeout=args.timeout, model=args.model, rate=args.rate, seed=args.seed,
-                             stall_seconds=args.stall_seconds))
+                             stall_seconds=args.stall_seconds, response_format=args.response_format))
     print("\n".join(report.lines()))
     if args.json:
         with open(args.json, "w") as f:

@@ -52,7 +52,7 @@ class Constraint:
     def json_schema(cls, schema, param: str = "response_format") -> Constraint:
         if not isinstance(schema, (dict, bool)):
             raise InvalidConstraint("the JSON schema must be an object", param)
-        return cls("json_schema", json.dumps(schema, sort_keys=True), param)
+        return cls("json_schema", json.dumps(schema), param)  # key order kept: it is the output's
 
     def grammar(self) -> str:
         """The grammar in llguidance's form (a JSON text)."""

@@ -23,9 +23,10 @@ from ..auth import authorized
 from ..errors import ValidationFailed, stream_error
 from ..events import Finished, Token
 from ..fields import integer, number, only
+from ..openapi import GENERATION_ERRORS, documented
 from ..sampling import SamplingParams
 from ..text import held_back
-from .protocol import MAX_N, Stop, StreamOptions, Usage, _logit_bias
+from .protocol import MAX_N, OpenAIErrorResponse, Stop, StreamOptions, Usage, _logit_bias
 from .routes import ServingDep, _merged, answer_text, completion_tokens, shown_tokens
 
 MAX_LOGPROBS = 5  # the legacy API's limit
@@ -121,7 +122,8 @@ def _logprobs(tokens: list[Token], tokenizer, offset: int) -> CompletionLogprobs
         top_logprobs=[{a.text: a.logprob for a in t.top} for t in tokens], text_offset=offsets)
 
 
-@router.post("/completions", response_model=Completion)
+@router.post("/completions", response_model=Completion,
+             responses=documented(*GENERATION_ERRORS, error=OpenAIErrorResponse, ok=Completion, stream=True))
 async def completions(request: Request, body: CompletionRequest, serving: ServingDep):
     prompts = body.prompts(serving.engine.tokenizer)
     renamed = {"max_new_tokens": "max_tokens", "num_return_sequences": "n", "top_logprobs": "logprobs"}

@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ..auth import authorized
 from ..errors import ValidationFailed
+from ..openapi import documented
+from ..tgi.protocol import TGIErrorResponse
 from .protocol import Message
 from .routes import ServingDep
 
@@ -35,6 +37,8 @@ class TokenizeRequest(BaseModel):
     def _one(self):
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("send either `prompt` or `messages`")
+        if self.messages == []:
+            raise ValueError("`messages`: send at least one message")
         return self
 
 
@@ -56,7 +60,8 @@ class DetokenizeResponse(BaseModel):
     prompt: str
 
 
-@router.post("/tokenize", response_model=TokenizeResponse)
+@router.post("/tokenize", response_model=TokenizeResponse,
+             responses=documented(400, 401, 413, 422, 500, error=TGIErrorResponse))
 async def tokenize(body: TokenizeRequest, serving: ServingDep) -> TokenizeResponse:
     tokenizer = serving.engine.tokenizer
     if body.messages is not None:
@@ -71,7 +76,8 @@ async def tokenize(body: TokenizeRequest, serving: ServingDep) -> TokenizeRespon
                             token_strs=strs)
 
 
-@router.post("/detokenize", response_model=DetokenizeResponse)
+@router.post("/detokenize", response_model=DetokenizeResponse,
+             responses=documented(400, 401, 413, 422, 500, error=TGIErrorResponse))
 async def detokenize(body: DetokenizeRequest, serving: ServingDep) -> DetokenizeResponse:
     size = len(serving.engine.tokenizer)
     if any(not 0 <= t < size for t in body.tokens):
