@@ -25,7 +25,6 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,7 +101,7 @@ def _stop_thread(thread: threading.Thread, grace: float = 1.0) -> None:
     instructions, which slowed all later Python code here several times over (measured: a check
     that takes 4.8 s took 24 s after one deadlocked answer). So, after ``grace`` seconds, a thread
     still alive gets its exception taken back and is left blocked (it costs nothing asleep), and
-    a helper thread takes one exception itself, which clears the flag.
+    the thread that took it back takes one exception itself, which clears the flag.
     """
     import ctypes
 
@@ -116,21 +115,12 @@ def _stop_thread(thread: threading.Thread, grace: float = 1.0) -> None:
         if not thread.is_alive():
             return
         set_exc(ctypes.c_ulong(thread.ident), None)  # NULL: nothing pending for it any more
-        started = threading.Event()
-
-        def helper() -> None:
-            started.set()
-            try:
-                while True:
-                    time.sleep(0.001)  # Python instructions between sleeps: it takes the exception
-            except _Flushed:
+        set_exc(ctypes.c_ulong(threading.get_ident()), ctypes.py_object(_Flushed))
+        try:  # this thread takes one itself, which clears the interpreter's flag
+            for _ in range(100_000):
                 pass
-
-        flusher = threading.Thread(target=helper, daemon=True, name="check:flush")
-        flusher.start()
-        started.wait(1)
-        set_exc(ctypes.c_ulong(flusher.ident), ctypes.py_object(_Flushed))
-        flusher.join(1)
+        except _Flushed:
+            pass
 
     threading.Thread(target=take_back, daemon=True, name="check:take-back").start()
 

@@ -466,9 +466,9 @@ def test_limited_app_deadlock_is_reported_in_time(env):
         result = check(env, "limited_app", LOCK_ACROSS_AWAIT)
     took = time.monotonic() - started
     assert_caught(result, "is a lock held across an await")
-    assert asked and max(asked) <= 25, asked
-    # bounded: a fifth of the public cases' 25 s and 10 s, and of the hidden one's 10 s
-    assert took < 20, f"the deadlocking answer took {took:.0f} s to be reported"
+    assert asked and max(asked) <= 40, asked
+    # bounded: a fifth of the public cases' limits (at most 40 s, 9 requests at once) and the hidden ones'
+    assert took < 30, f"the deadlocking answer took {took:.0f} s to be reported"
 
 
 ASYNC_SEMAPHORE = """
