@@ -115,8 +115,8 @@ def _stop_thread(thread: threading.Thread, grace: float = 1.0) -> None:
         if not thread.is_alive():
             return
         set_exc(ctypes.c_ulong(thread.ident), None)  # NULL: nothing pending for it any more
-        set_exc(ctypes.c_ulong(threading.get_ident()), ctypes.py_object(_Flushed))
-        try:  # this thread takes one itself, which clears the interpreter's flag
+        try:  # this thread takes one itself (at once, or in the loop), which clears the flag
+            set_exc(ctypes.c_ulong(threading.get_ident()), ctypes.py_object(_Flushed))
             for _ in range(100_000):
                 pass
         except _Flushed:
