@@ -97,7 +97,9 @@ def test_benchmark_compares_real_servers(tiny_dir):
     printed, arrivals = [], len(open_loop_schedule(6, 0.5, "2:4", seed=1))
     assert arrivals == 4
     rows = compare(["naive", "reference-2"], clients=[2], duration=0.5, max_tokens=3, model=str(tiny_dir),
-                   progress=printed.append, rates=[6], seed=1, open_max_tokens="2:4")
+                   progress=printed.append, rates=[6], seed=1, open_max_tokens="2:4", threads=1, runs=2)
+    # the thread count each server was given, from its /info where it has one (naive: as given)
+    assert {row["threads"] for row in rows} == {"1"}
     assert [(row["server"], row["scenario"]) for row in rows] == [
         ("naive", "closed 2 clients, 3 tok"), ("naive", "open 6 req/s, 2:4 tok"),
         ("reference-2", "closed 2 clients, 3 tok"), ("reference-2", "open 6 req/s, 2:4 tok")]
@@ -105,7 +107,8 @@ def test_benchmark_compares_real_servers(tiny_dir):
         assert row["errors"] == 0 and row["refused"] == 0 and row["tokens_per_s"] > 0, row
         assert row["stalled"] is False and row["ttft_p95_s"] is not None, row
         assert row["requests"] == arrivals if row["mode"] == "open" else row["requests"] >= 2, row
-    assert len(printed) == 5 and all("tok/s" in line for line in printed[1:])
+        assert row["runs"] == 2 and row["tokens_per_s_low"] <= row["tokens_per_s"] <= row["tokens_per_s_high"]
+    assert len(printed) == 5 and all("tok/s (" in line and "2 runs)" in line for line in printed[1:])
 
 
 def test_benchmark_table_shows_a_stalled_server():
@@ -210,10 +213,22 @@ def test_closed_loop_draws_budgets_too(batching_engine):
 
     bodies = []
     with BackgroundServer(recording(create_app(batching_engine), bodies)) as server:
-        report = asyncio.run(run(server.url, 2, 1.0, (1, 3)))
+        report = asyncio.run(run(server.url, 2, 1.0, (1, 3), system="Answer in French."))
     assert report.requests == len(bodies) >= 4 and report.mode == "closed" and report.offered_rate is None
+    # every request starts with the same system message (what a prefix cache can reuse)
+    assert all(body["messages"][0] == {"role": "system", "content": "Answer in French."}
+               and body["messages"][1]["role"] == "user" for body in bodies)
     assert {body["max_tokens"] for body in bodies} <= {1, 2, 3} and report.errors == 0
     assert len({body["max_tokens"] for body in bodies}) > 1
+
+
+def test_a_system_message_is_refused_for_apis_without_messages():
+    import asyncio
+
+    from course_utils.bench.loadtest import run
+
+    with pytest.raises(ValueError, match="OpenAI API only"):
+        asyncio.run(run("http://127.0.0.1:9", 1, 0.1, 4, api="tgi", system="Be brief."))
 
 
 def test_requests_refused_with_429_are_counted_apart(tiny_dir):
@@ -338,3 +353,19 @@ def test_grammar_costs_are_measured_along_valid_answers(tiny_dir):
     for row in rows:
         assert row["answer_accepted"] and row["steps"] > 2, row
         assert 0 < row["mask_ms_median"] <= row["mask_ms_max"] and row["compile_ms"] > 0, row
+
+
+def test_repeated_runs_give_medians_and_keep_every_error():
+    from course_utils.bench.benchmark import _median_row
+    from course_utils.bench.loadtest import Report
+
+    def report(speed, p95, errors=0, stalled=False, ttft=None):
+        return Report("u", "openai", 16, 30, 64, requests=10, errors=errors, tokens_per_s=speed,
+                      latency_p50_s=p95 / 2, latency_p95_s=p95, ttft_p95_s=ttft, stalled=stalled)
+
+    row = _median_row([report(300.0, 9.0), report(400.0, 5.0, errors=1, ttft=0.2),
+                       report(350.0, 7.0, stalled=True)])
+    assert (row["tokens_per_s"], row["tokens_per_s_low"], row["tokens_per_s_high"]) == (350.0, 300.0, 400.0)
+    assert row["latency_p95_s"] == 7.0 and row["latency_p50_s"] == 3.5  # each figure's own median
+    assert row["ttft_p95_s"] == 0.2  # only the runs that measured it
+    assert row["errors"] == 1 and row["stalled"] is True and row["runs"] == 3 and row["clients"] == 16

@@ -1,6 +1,7 @@
 """BackgroundServer, the tutorial server (--naive) and the command line (course_utils/server/
 background.py, naive.py, cli.py)."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -92,7 +93,8 @@ def test_the_naive_server_makes_health_wait(real_engine):
 def test_cli_serves_on_loopback(tiny_dir, scheduler):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "course_utils.server", "--model", str(tiny_dir),
-                             "--port", str(port), "--scheduler", scheduler],
+                             "--port", str(port), "--scheduler", scheduler, "--threads", "1"],
+                            env={**os.environ, "OMP_NUM_THREADS": "3"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):
@@ -106,6 +108,15 @@ def test_cli_serves_on_loopback(tiny_dir, scheduler):
         info = httpx.get(f"http://127.0.0.1:{port}/info").json()
         assert info["model_id"] == tiny_dir.name  # the folder's name: no file paths in answers
         assert info["scheduler"] == scheduler
+        assert info["threads"] == 1  # its own setting, not the environment's
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_cli_sets_its_own_threads(capsys):
+    from course_utils.server.cli import available_cores, main, parser
+
+    assert parser().parse_args([]).threads == available_cores() >= 1
+    assert main(["--threads", "0"]) == 2  # refused before any model is loaded
+    assert "threads must be at least 1" in capsys.readouterr().out

@@ -2,7 +2,7 @@
 
     python -m course_utils.bench.benchmark [--servers naive reference-1 reference-16 transformers-cb]
         [--clients 1 4 16] [--rates 2 8] [--duration 20] [--max-tokens 64 | --max-tokens 16:256]
-        [--open-max-tokens 16:256] [--json PATH]
+        [--open-max-tokens 16:256] [--runs 3] [--threads N] [--json PATH]
 
 Each server runs alone, as its own process, on the course model in the dtype the course picks for
 this machine: ``naive`` (lesson 03's tutorial server), ``reference-N`` (the reference server
@@ -15,7 +15,9 @@ loop) and each rate (open loop: Poisson arrivals, requests per second), and stop
 ``--rates`` the clients default to 1 4 16; with ``--rates`` only the clients you name run too.
 ``--max-tokens LO:HI`` draws each request's budget from LO..HI: replies of mixed lengths;
 ``--open-max-tokens`` gives the open-loop runs budgets of their own (both scenarios in one run:
-``--clients 1 16 --max-tokens 64 --rates 0.7 --open-max-tokens 16:256``).
+``--clients 1 16 --max-tokens 64 --rates 0.7 --open-max-tokens 16:256``). ``--runs 3`` runs each
+load three times, in turn, and prints medians with the lowest and highest tokens/s: the form every
+figure in the README takes.
 
 A server that goes ``--stall-seconds`` (default 10) without sending a single token while requests
 wait is shown as ``STALLED`` in its row instead of a throughput. Each row also records what the
@@ -122,36 +124,66 @@ def format_row(row: dict) -> str:
 
     speed = (f"STALLED (no token for {row['longest_gap_s']:.1f} s)" if row["stalled"]
              else f"{row['tokens_per_s']:9.1f} tok/s")
-    return (f"{row['server']:20} {row['scenario']:30} {speed:>32}  p50 {s(row['latency_p50_s'])} s"
+    if not row["stalled"] and row.get("runs", 1) > 1:
+        speed += f" ({row['tokens_per_s_low']:.1f}-{row['tokens_per_s_high']:.1f}, {row['runs']} runs)"
+    return (f"{row['server']:20} {row['scenario']:30} {speed:>44}  p50 {s(row['latency_p50_s'])} s"
             f"  p95 {s(row['latency_p95_s'])} s  first token p95 {s(row['ttft_p95_s'])} s"
             f"  requests {row['requests']:4}  refused {row['refused']:3}  errors {row['errors']:3}"
             f"  threads {row.get('threads') or '?'}  load {row.get('load_average', float('nan')):.2f}")
 
 
-HEADER = f"{'server':20} {'scenario':30} {'throughput':>32}  latency p50, p95, time to first token p95"
+HEADER = (f"{'server':20} {'scenario':30} {'throughput (median, lowest-highest)':>44}"
+          "  latency p50, p95, time to first token p95")
 
 
 def format_table(rows: list[dict]) -> str:
     return "\n".join([HEADER, *(format_row(row) for row in rows)])
 
 
+def _median_row(reports: list) -> dict:
+    """One row from repeated runs of the same load: the median of each figure (latencies and
+    tokens/s each on their own), the lowest and highest tokens/s, errors and refusals summed, and
+    stalled if any run stalled."""
+    import statistics
+
+    row = {}
+    for key in COLUMNS:
+        values = [getattr(report, key) for report in reports]
+        if key in ("refused", "errors"):
+            row[key] = sum(values)
+        elif key == "stalled":
+            row[key] = any(values)
+        elif key in ("mode", "clients", "offered_rate", "max_tokens"):
+            row[key] = values[0]
+        else:
+            known = [v for v in values if v is not None]
+            row[key] = statistics.median(known) if known else None
+    speeds = [report.tokens_per_s for report in reports]
+    row.update(runs=len(reports), tokens_per_s_low=min(speeds), tokens_per_s_high=max(speeds))
+    return row
+
+
 def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, options: dict,
-             progress, threads: str = "") -> list[dict]:
-    """Load one running server with each (clients, rate) in ``loads``; one row each.
+             progress, threads: str = "", runs: int = 1) -> list[dict]:
+    """Load one running server with each (clients, rate) in ``loads``, ``runs`` times; one row each.
 
     ``loads``: (clients, rate, max_tokens) each; ``options``: ``run``'s keyword arguments shared
-    by every run (model, seed, ...).
+    by every run (model, seed, ...). With several runs the loads go round in turn (a slow moment
+    of the machine does not hit one load only) and each row holds the medians (``_median_row``).
     """
     warm_up = {k: options[k] for k in ("model", "count_tokens")}
     _sync(run(url, 1, 0.1, 8, api, **warm_up))
+    reports, loads_before = {i: [] for i in range(len(loads))}, {}
+    for _ in range(runs):
+        for i, (clients, rate, max_tokens) in enumerate(loads):
+            loads_before.setdefault(i, round(os.getloadavg()[0], 2))  # the machine's own business
+            reports[i].append(_sync(run(url, clients, duration, api=api, rate=rate, max_tokens=max_tokens,
+                                        **options)))
     rows = []
-    for clients, rate, max_tokens in loads:
-        load = round(os.getloadavg()[0], 2)  # before the run: the machine's own business
-        report = _sync(run(url, clients, duration, api=api, rate=rate, max_tokens=max_tokens, **options))
+    for i, (_clients, _rate, max_tokens) in enumerate(loads):
         low, high = budget_range(max_tokens)
-        row = {"server": name, "dtype": dtype, "max_tokens": str(low) if low == high else f"{low}:{high}",
-               "threads": threads, "load_average": load,
-               **{k: getattr(report, k) for k in COLUMNS if k != "max_tokens"}}
+        row = {"server": name, "dtype": dtype, "threads": threads, "load_average": loads_before[i],
+               **_median_row(reports[i]), "max_tokens": str(low) if low == high else f"{low}:{high}"}
         row["scenario"] = scenario(row)
         rows.append(row)
         if progress:
@@ -162,14 +194,21 @@ def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, 
 def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tokens=64,
             model: str | None = None, dtype: str | None = None, start_timeout: float = 180.0,
             progress=print, rates=(), seed: int = 0, stall_seconds: float = 10.0,
-            timeout: float = 120.0, open_max_tokens=None, running: dict | None = None) -> list[dict]:
+            timeout: float = 120.0, open_max_tokens=None, running: dict | None = None,
+            threads: int | None = None, runs: int = 1) -> list[dict]:
     """Benchmark each server in turn; one row (a dict) per server and load.
 
     The loads: a closed loop for each number of ``clients``, then an open loop for each of the
     ``rates`` (requests per second). ``max_tokens``: an int, or ``(LO, HI)`` / ``"LO:HI"``;
     ``open_max_tokens``: the open loop's, if not the same. ``running``: servers already running,
-    name -> URL (a notebook's vLLM): loaded as they are, not started.
+    name -> URL (a notebook's vLLM): loaded as they are, not started. ``threads``: the compute
+    threads of each server started here (the course's: ``--threads``; ``transformers serve``:
+    ``OMP_NUM_THREADS``; vLLM binds its own); ``None``: each server's default (the course's: every
+    core). ``runs``: each load is run this many times (in turn) and each row gives the medians,
+    with the lowest and highest tokens/s.
     """
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
     from ..device import pick_device, pick_dtype
     from ..models import resolve_model
     from ..server import free_port
@@ -189,26 +228,33 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
                    "seed": seed, "stall_seconds": stall_seconds, "timeout": timeout}
         if name in (running or {}):
             rows += _measure(name, running[name], "openai", dtype, loads, duration, options, progress,
-                             server_threads(name, running[name]))
+                             server_threads(name, running[name]), runs)
             continue
         if name == "vllm":
             from ..vllm import VLLMServer
 
             with VLLMServer(model, dtype=dtype, start_timeout=max(start_timeout, 400)) as server:
                 rows += _measure(name, server.url, "openai", dtype, loads, duration, options, progress,
-                                 server_threads(name, server.url, server.log()))
+                                 server_threads(name, server.url, server.log()), runs)
             continue
         port = free_port()
         command, api = server_command(name, model, dtype, port)
         url = f"http://127.0.0.1:{port}"
         # A server started here gets no thread setting of this process's (OMP_NUM_THREADS=1 set
-        # for a test run would cost a server a third of its speed): each sets its own.
+        # for a test run would cost a server a third of its speed): the course's servers set their
+        # own (--threads), `transformers serve` gets OMP_NUM_THREADS only when ``threads`` is given.
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        told = ""
+        if threads is not None and command[:3] == [sys.executable, "-m", "course_utils.server"]:
+            command, told = command + ["--threads", str(threads)], str(threads)
+        elif threads is not None:
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+            told = f"{threads} (OMP_NUM_THREADS)"
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
             _wait_healthy(url, process, start_timeout)
             rows += _measure(name, url, api, dtype, loads, duration, options, progress,
-                             server_threads(name, url))
+                             server_threads(name, url) or told, runs)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -233,11 +279,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="no token at all for this long while requests run: STALLED (default 10)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds to wait after each run for requests still running (default 120)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="run each load this many times, in turn; rows give medians (default 1)")
+    parser.add_argument("--threads", type=int,
+                        help="compute threads of the course's servers and transformers serve "
+                             "(default: theirs, every core; vLLM binds its own)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     clients = args.clients if args.clients is not None else ([] if args.rates else [1, 4, 16])
     if any(n < 1 for n in clients) or any(r <= 0 for r in args.rates) or args.duration <= 0:
         parser.error("--clients must be at least 1, --rates and --duration above 0")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     try:
         for name in args.servers:
             server_command(name, "m", "bfloat16", 1)
@@ -245,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     rows = compare(args.servers, clients, args.duration, args.max_tokens, rates=args.rates, seed=args.seed,
                    stall_seconds=args.stall_seconds, timeout=args.timeout,
-                   open_max_tokens=args.open_max_tokens)  # prints the table, row by row
+                   open_max_tokens=args.open_max_tokens, threads=args.threads,
+                   runs=args.runs)  # prints the table, row by row
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

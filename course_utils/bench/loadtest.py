@@ -235,10 +235,12 @@ def _tgi_tokens(event: dict) -> tuple[int, int | None]:
     return (1 if event.get("token") else 0), None
 
 
-def _openai(model: str, response_format: dict | None = None):
+def _openai(model: str, response_format: dict | None = None, system: str | None = None):
+    start = [{"role": "system", "content": system}] if system else []
+
     async def call(client, url, prompt, max_tokens, headers, on_token) -> Result:
-        body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
-                "stream": True, "stream_options": {"include_usage": True}}
+        body = {"model": model, "messages": [*start, {"role": "user", "content": prompt}],
+                "max_tokens": max_tokens, "stream": True, "stream_options": {"include_usage": True}}
         if response_format is not None:
             body["response_format"] = response_format
         return await _streamed(client, f"{url}/v1/chat/completions", body, headers, _openai_tokens, on_token)
@@ -324,7 +326,8 @@ async def _open_loop(load: _Load, schedule: list[tuple[float, int]], duration: f
 async def run(url: str, clients: int | None = 4, duration: float = 30.0, max_tokens=64, api: str = "openai",
               api_key: str | None = None, timeout: float = 600.0, count_tokens=None,
               model: str = "course", *, rate: float | None = None, seed: int = 0,
-              stall_seconds: float = 10.0, response_format: dict | None = None) -> Report:
+              stall_seconds: float = 10.0, response_format: dict | None = None,
+              system: str | None = None) -> Report:
     """Run the load; return the report (``lines()`` for printing, ``asdict`` for JSON).
 
     Closed loop with ``clients``, or open loop with ``rate`` (requests per second; then
@@ -332,14 +335,18 @@ async def run(url: str, clients: int | None = 4, duration: float = 30.0, max_tok
     each request's budget from. ``timeout``: the most seconds to wait, after ``duration``, for
     the requests still running. ``stall_seconds``: a gap without any token this long is a stall.
     ``response_format``: sent with every request (OpenAI API only), e.g. a JSON schema.
+    ``system``: a system message before every prompt (OpenAI API only): a start that every
+    request shares, as an application's instructions are (what prefix caching reuses).
     """
     import httpx
 
+    if (response_format is not None or system) and api != "openai":
+        raise ValueError(f"response_format and system are for the OpenAI API only, not api={api!r}")
     url, budgets = url.rstrip("/"), budget_range(max_tokens)
     if api == "naive":
         call = _naive(count_tokens or course_token_counter())
     else:
-        call = _openai(model, response_format) if api == "openai" else _tgi
+        call = _openai(model, response_format, system) if api == "openai" else _tgi
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     connections = None if rate is not None else clients + 4  # open loop: as many as requests
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 
 from .auth import exposure_warning
@@ -12,6 +13,14 @@ from .prefix import DEFAULT_MAX_TOKENS as DEFAULT_PREFIX_CACHE_TOKENS
 from .limits import MAX_BODY_BYTES
 
 log = logging.getLogger("course_utils.server")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,6 +78,13 @@ def parser() -> argparse.ArgumentParser:
         default=120.0,
         help="seconds a request may take, waiting included (default 120)",
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=available_cores(),
+        help="PyTorch compute threads (default: the cores this process may use, here "
+        f"{available_cores()}; OMP_NUM_THREADS does not change it). /info reports it",
+    )
     p.add_argument("--api-key", help="require `Authorization: Bearer KEY` (default: no key)")
     p.add_argument(
         "--max-body-bytes",
@@ -111,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             prefix_cache_tokens=args.prefix_cache_tokens,
             max_concurrent_requests=args.max_concurrent_requests,
             request_timeout=args.request_timeout,
+            threads=args.threads,
         )
     except ModelNotAvailable as err:
         print(f"error: {err}")
@@ -119,10 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}")
         return 2
     log.info(
-        "model %s loaded in %.1f s (%s scheduler)",
+        "model %s loaded in %.1f s (%s scheduler, %d compute threads)",
         engine.model_id,
         time.perf_counter() - started,
         engine.scheduler,
+        engine.threads,
     )
     app = (
         create_naive_app(engine)

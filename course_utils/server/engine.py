@@ -82,6 +82,10 @@ class Engine:
     ``prefix_cache_tokens``: prompt positions whose keys and values are kept for later prompts that
     begin the same way (``prefix.py``; default 2048, about 90 MiB for the course model in float32);
     0 turns prefix caching off.
+    ``threads``: PyTorch's compute threads, set for the whole process (``torch.set_num_threads``);
+    ``None`` keeps the process's setting. The server's command line always sets it (``--threads``,
+    default: every core this process may use), so that a stray ``OMP_NUM_THREADS=1`` left by a
+    test run cannot slow it down unseen; ``/info`` reports it.
     """
 
     def __init__(
@@ -99,12 +103,17 @@ class Engine:
         scheduler: str = "step",
         max_prefill_tokens: int = 2048,
         prefix_cache_tokens: int = DEFAULT_PREFIX_CACHE_TOKENS,
+        threads: int | None = None,
     ) -> None:
+        import torch
+
         from ..device import pick_device, pick_dtype
         from ..models import load_model, load_tokenizer, resolve_model
 
         if max_batch_size < 1 or max_concurrent_requests < 1:
             raise ValueError("max_batch_size and max_concurrent_requests must be at least 1")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1 (or None: PyTorch's setting), got {threads}")
         if prefix_cache_tokens < 0:
             raise ValueError(f"prefix_cache_tokens must be 0 (off) or more, got {prefix_cache_tokens}")
         if scheduler not in SCHEDULERS:
@@ -114,6 +123,9 @@ class Engine:
                              "never waits, a request joins the running batch at the next step. "
                              "Leave max_wait_ms out, or pass scheduler='static'.")
         max_wait_ms = 50.0 if max_wait_ms is None else max_wait_ms
+        if threads is not None:  # for the whole process: the worker thread starts below, after it
+            torch.set_num_threads(threads)
+        self.threads = torch.get_num_threads()
         self.model_id = model or resolve_model().path
         self.device = device or pick_device()
         self.dtype = dtype or pick_dtype(self.device)
@@ -335,5 +347,6 @@ class Engine:
             "max_wait_ms": self.max_wait * 1000 if self.scheduler == "static" else None,
             "prefix_cache_tokens": self.prefix_cache.max_tokens if self.prefix_cache is not None else 0,
             "request_timeout_s": self.request_timeout,
+            "threads": self.threads,
             "version": __version__,
         }
