@@ -499,8 +499,8 @@ class ExerciseChecker:
         env = inspect.currentframe().f_back.f_globals
         results = [run_question(self._tests_dir / f"{q}.py", env, include_hidden=self.hidden)
                    for q in self.questions()]
-        for result in results:
-            print(result.lines()[0])
+        for result in results:  # a failing question shows what failed, as its own check does
+            print(result.lines()[0] if result.passed else "\n".join(result.lines()))
         passed = sum(r.passed for r in results)
         hidden = _hidden_counts(self.lesson)
         print(f"{passed}/{len(results)} questions pass their public checks. Grading also runs "

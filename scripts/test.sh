@@ -131,7 +131,9 @@ case $mode in
       while [ "$(jobs -rp | wc -l)" -ge 3 ]; do wait -n || true; done
       ( begun=$(date +%s); run_job "$job" > "$logs/$job.log" 2>&1 && rc=0 || rc=$?
         echo "$rc $(( $(date +%s) - begun ))" > "$logs/$job.rc"
-        echo "    $job: exit $rc after $(( $(date +%s) - begun )) s (at $(( $(date +%s) - start )) s)" ) &
+        # CPU seconds of the job's processes (user + system, as `times` reports its children)
+        cpu=$(times | tail -1 | awk '{gsub(/[ms]/, " "); print int($1 * 60 + $2 + $3 * 60 + $4)}')
+        echo "    $job: exit $rc after $(( $(date +%s) - begun )) s, ${cpu} CPU s (at $(( $(date +%s) - start )) s)" ) &
     done
     trap 'kill $(jobs -p) 2> /dev/null || true' EXIT  # stopped with the run
     wait

@@ -97,7 +97,7 @@ def test_benchmark_compares_real_servers(tiny_dir):
     printed, arrivals = [], len(open_loop_schedule(6, 0.5, "2:4", seed=1))
     assert arrivals == 4
     rows = compare(["naive", "reference-2"], clients=[2], duration=0.5, max_tokens=3, model=str(tiny_dir),
-                   progress=printed.append, rates=[6], seed=1, open_max_tokens="2:4", threads=1, runs=2)
+                   progress=printed.append, rates=[6], seed=1, open_max_tokens="2:4", threads=1)
     # the thread count each server was given, from its /info where it has one (naive: as given)
     assert {row["threads"] for row in rows} == {"1"}
     assert [(row["server"], row["scenario"]) for row in rows] == [
@@ -107,8 +107,8 @@ def test_benchmark_compares_real_servers(tiny_dir):
         assert row["errors"] == 0 and row["refused"] == 0 and row["tokens_per_s"] > 0, row
         assert row["stalled"] is False and row["ttft_p95_s"] is not None, row
         assert row["requests"] == arrivals if row["mode"] == "open" else row["requests"] >= 2, row
-        assert row["runs"] == 2 and row["tokens_per_s_low"] <= row["tokens_per_s"] <= row["tokens_per_s_high"]
-    assert len(printed) == 5 and all("tok/s (" in line and "2 runs)" in line for line in printed[1:])
+        assert row["runs"] == 1 and row["tokens_per_s_low"] == row["tokens_per_s"] == row["tokens_per_s_high"]
+    assert len(printed) == 5 and all("tok/s" in line for line in printed[1:])
 
 
 def test_benchmark_table_shows_a_stalled_server():
@@ -121,6 +121,9 @@ def test_benchmark_table_shows_a_stalled_server():
     stalled, fine = format_table(rows).splitlines()[1:]
     assert "STALLED (no token for 12.3 s)" in stalled and "tok/s" not in stalled and "42.0" not in stalled
     assert "STALLED" not in fine and "42.0 tok/s" in fine and "refused   1" in fine
+    repeated = format_table([{**base, "scenario": "closed 4 clients", "stalled": False, "runs": 3,
+                              "tokens_per_s_low": 40.5, "tokens_per_s_high": 47.25}]).splitlines()[1]
+    assert "42.0 tok/s (40.5-47.2, 3 runs)" in repeated  # the median with the lowest and highest
 
 
 # ---------------------------------------------------------------- open loop, budgets, 429s, stalls
@@ -341,6 +344,26 @@ def test_remembered_measures_once_per_key_and_says_when(tmp_path, monkeypatch):
     assert remembered("tune", {"configs": ["a"]}, measure)[1] == "now" and len(calls) == 4
 
 
+def test_remembered_async_awaits_the_measurement_once(tmp_path, monkeypatch):
+    import asyncio
+
+    from course_utils.bench.remember import remembered, remembered_async
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    calls = []
+
+    async def measure():
+        await asyncio.sleep(0)
+        calls.append(1)
+        return [{"clients": 16, "tokens_per_s": 5.0 * len(calls)}]
+
+    rows, when = asyncio.run(remembered_async("load", {"n": 16}, measure))
+    assert when == "now" and rows == [{"clients": 16, "tokens_per_s": 5.0}]
+    assert asyncio.run(remembered_async("load", {"n": 16}, measure))[0] == rows and len(calls) == 1
+    assert remembered("load", {"n": 16}, lambda: 1 / 0)[0] == rows  # the same store, sync or not
+    assert asyncio.run(remembered_async("load", {"n": 16}, measure, fresh=True))[0][0]["tokens_per_s"] == 10.0
+
+
 def test_grammar_costs_are_measured_along_valid_answers(tiny_dir):
     """bench.grammars walks a valid answer to each schema through the server's matcher: every
     token is accepted (the schema's key order is the answer's), and each step has a mask time."""
@@ -369,3 +392,40 @@ def test_repeated_runs_give_medians_and_keep_every_error():
     assert row["latency_p95_s"] == 7.0 and row["latency_p50_s"] == 3.5  # each figure's own median
     assert row["ttft_p95_s"] == 0.2  # only the runs that measured it
     assert row["errors"] == 1 and row["stalled"] is True and row["runs"] == 3 and row["clients"] == 16
+
+
+def test_bandwidth_ceiling_counts_the_weights_and_rates_one_stream(tiny_dir):
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.bench.benchmark import bandwidth_ceiling, ceiling_lines
+
+    ceiling = bandwidth_ceiling(str(tiny_dir), "bfloat16", threads=1, gib=0.01)
+    params = AutoModelForCausalLM.from_pretrained(tiny_dir).num_parameters()  # tied weights once
+    assert ceiling["weight_bytes"] == 2 * params and ceiling["threads"] == 1
+    assert ceiling["read_gb_s"] > 0.1 and ceiling["ceiling_tok_s"] == pytest.approx(
+        ceiling["read_gb_s"] * 1e9 / ceiling["weight_bytes"])
+    row = {"server": "s", "mode": "closed", "clients": 1, "stalled": False,
+           "tokens_per_s": ceiling["ceiling_tok_s"] / 4}
+    lines = ceiling_lines([row, {**row, "clients": 16}], ceiling)
+    assert len(lines) == 2 and "25% of the ceiling" in lines[1]
+
+
+def test_a_running_vllm_reports_its_threads_from_its_log(monkeypatch, tiny_dir):
+    from course_utils.bench import benchmark
+
+    class Running:  # what VLLMServer offers: its URL and its log
+        url = "http://127.0.0.1:9"
+
+        def log(self):
+            return "INFO ... OMP threads binding of Process 1:\\n... core ids=[0, 1] ...\\n"
+
+    seen = {}
+
+    def measure(name, url, api, dtype, loads, duration, options, progress, threads="", runs=1):
+        seen.update(name=name, url=url, threads=threads)
+        return []
+
+    monkeypatch.setattr(benchmark, "_measure", measure)
+    benchmark.compare(["vllm"], clients=[1], model=str(tiny_dir), dtype="bfloat16", progress=None,
+                      running={"vllm": Running()})
+    assert seen == {"name": "vllm", "url": Running.url, "threads": "2 (cores 0, 1)"}

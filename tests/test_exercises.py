@@ -43,6 +43,13 @@ def test_check_passes_a_right_answer():
     assert ExerciseChecker(LESSON).check("pick_config", global_env={"pick_config": _fastest}).passed
 
 
+def test_check_all_shows_what_failed(capsys):
+    env = {"grader": ExerciseChecker(LESSON), "pick_config": lambda rows, limit: rows[0]}
+    exec("grader.check_all()", env)  # as a notebook's last cell: the answers are its globals
+    printed = capsys.readouterr().out
+    assert "return the row's `server` (a string), not the row" in printed  # the message, not a count
+
+
 def test_strict_checks_raise(monkeypatch):
     monkeypatch.setenv("COURSE_STRICT_CHECKS", "1")
     checker = ExerciseChecker(LESSON)

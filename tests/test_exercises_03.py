@@ -467,8 +467,9 @@ def test_limited_app_deadlock_is_reported_in_time(env):
     took = time.monotonic() - started
     assert_caught(result, "is a lock held across an await")
     assert asked and max(asked) <= 40, asked
-    # bounded: a fifth of the public cases' limits (at most 40 s, 9 requests at once) and the hidden ones'
-    assert took < 30, f"the deadlocking answer took {took:.0f} s to be reported"
+    # bounded: a fifth of each case's limit (40 s for the first and for 9 requests at once, 30 s for
+    # the limits, a few seconds for the rest: about 30 s in all)
+    assert took < 45, f"the deadlocking answer took {took:.0f} s to be reported"
 
 
 ASYNC_SEMAPHORE = """

@@ -89,7 +89,9 @@ def broken_submissions(folder: Path) -> dict[str, tuple]:
         if question == last:
             faults["cells"][index] = student["cells"][index]
     index = next(i for i, q in answers if q == first)
-    faults["cells"][index]["source"] = "while True:\n    pass\n" + _source(faults["cells"][index])
+    # (it sleeps rather than spins: the same endless cell for the grader, no core burnt meanwhile)
+    faults["cells"][index]["source"] = ("import time\nwhile True:\n    time.sleep(0.05)\n"
+                                        + _source(faults["cells"][index]))
     faults["cells"] = [c for c in faults["cells"] if _source(c) != f'grader.check("{middle}")']
     faults["cells"] += [_code(f'print("score: {len(questions)}/{len(questions)}")'),
                         _code("grader = None  # no checks for me")]

@@ -17,7 +17,8 @@ loop) and each rate (open loop: Poisson arrivals, requests per second), and stop
 ``--open-max-tokens`` gives the open-loop runs budgets of their own (both scenarios in one run:
 ``--clients 1 16 --max-tokens 64 --rates 0.7 --open-max-tokens 16:256``). ``--runs 3`` runs each
 load three times, in turn, and prints medians with the lowest and highest tokens/s: the form every
-figure in the README takes.
+figure in the README takes. After the table it prints what bounds one stream: the machine's read
+bandwidth over the model's weight bytes (``bandwidth_ceiling``), and each 1-client row's share of it.
 
 A server that goes ``--stall-seconds`` (default 10) without sending a single token while requests
 wait is shown as ``STALLED`` in its row instead of a throughput. Each row also records what the
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import subprocess
@@ -201,7 +203,8 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
     The loads: a closed loop for each number of ``clients``, then an open loop for each of the
     ``rates`` (requests per second). ``max_tokens``: an int, or ``(LO, HI)`` / ``"LO:HI"``;
     ``open_max_tokens``: the open loop's, if not the same. ``running``: servers already running,
-    name -> URL (a notebook's vLLM): loaded as they are, not started. ``threads``: the compute
+    name -> URL, or name -> a running ``VLLMServer`` (its log gives its threads): loaded as they
+    are, not started. ``threads``: the compute
     threads of each server started here (the course's: ``--threads``; ``transformers serve``:
     ``OMP_NUM_THREADS``; vLLM binds its own); ``None``: each server's default (the course's: every
     core). ``runs``: each load is run this many times (in turn) and each row gives the medians,
@@ -227,8 +230,10 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
         options = {"model": sent_name, "count_tokens": count_tokens,
                    "seed": seed, "stall_seconds": stall_seconds, "timeout": timeout}
         if name in (running or {}):
-            rows += _measure(name, running[name], "openai", dtype, loads, duration, options, progress,
-                             server_threads(name, running[name]), runs)
+            given = running[name]  # a URL, or a running server with .url and .log() (VLLMServer)
+            url, log = (given.url, given.log()) if hasattr(given, "url") else (given, "")
+            rows += _measure(name, url, "openai", dtype, loads, duration, options, progress,
+                             server_threads(name, url, log), runs)
             continue
         if name == "vllm":
             from ..vllm import VLLMServer
@@ -259,6 +264,58 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             process.terminate()
             process.wait(timeout=30)
     return rows
+
+
+def bandwidth_ceiling(model: str, dtype: str, threads: int | None = None, gib: float = 1.0) -> dict:
+    """What bounds one stream: the machine's read bandwidth and the bytes of the model's weights.
+
+    Decoding one token reads every weight once (the tied output matrix included), so one stream
+    cannot go faster than ``bandwidth / weight bytes`` tokens per second, however good the engine.
+    The bandwidth is measured here: the median of 5 sums over a ``gib`` GiB tensor with ``threads``
+    PyTorch threads (default: every core); the bytes are read from the model's safetensors headers
+    (no weights loaded) at ``dtype``'s size.
+    """
+    import statistics
+    from pathlib import Path
+
+    import torch
+    from safetensors import safe_open
+
+    element = torch.empty((), dtype=getattr(torch, dtype)).element_size()
+    params = 0
+    for path in sorted(Path(model).glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as f:
+            params += sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys())
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        data = torch.ones(int(gib * 2**30) // 4, dtype=torch.float32)
+        data.sum()  # first touch
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            data.sum()
+            times.append(time.perf_counter() - start)
+        used = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    bandwidth = data.numel() * 4 / statistics.median(times)
+    weight_bytes = params * element
+    return {"read_gb_s": bandwidth / 1e9, "threads": used, "weight_bytes": weight_bytes,
+            "ceiling_tok_s": bandwidth / weight_bytes if weight_bytes else float("nan")}
+
+
+def ceiling_lines(rows: list[dict], ceiling: dict) -> list[str]:
+    """For each 1-client closed-loop row: its tokens/s against the bandwidth ceiling."""
+    lines = [f"bandwidth ceiling for one stream: {ceiling['read_gb_s']:.1f} GB/s read "
+             f"({ceiling['threads']} threads) / {ceiling['weight_bytes'] / 1e6:.0f} MB of weights = "
+             f"{ceiling['ceiling_tok_s']:.0f} tokens/s, {1000 / ceiling['ceiling_tok_s']:.1f} ms per token"]
+    for row in rows:
+        if row["mode"] == "closed" and row["clients"] == 1 and not row["stalled"] and row["tokens_per_s"]:
+            lines.append(f"  {row['server']:20} 1 client: {row['tokens_per_s']:.1f} tok/s, "
+                         f"{1000 / row['tokens_per_s']:.1f} ms per token, "
+                         f"{row['tokens_per_s'] / ceiling['ceiling_tok_s']:.0%} of the ceiling")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,10 +355,17 @@ def main(argv: list[str] | None = None) -> int:
             server_command(name, "m", "bfloat16", 1)
     except ValueError as err:
         parser.error(str(err))
-    rows = compare(args.servers, clients, args.duration, args.max_tokens, rates=args.rates, seed=args.seed,
+    from ..device import pick_device, pick_dtype
+    from ..models import resolve_model
+
+    model = resolve_model().path
+    dtype = str(pick_dtype(pick_device())).removeprefix("torch.")
+    rows = compare(args.servers, clients, args.duration, args.max_tokens, model=model, dtype=dtype,
+                   rates=args.rates, seed=args.seed,
                    stall_seconds=args.stall_seconds, timeout=args.timeout,
                    open_max_tokens=args.open_max_tokens, threads=args.threads,
                    runs=args.runs)  # prints the table, row by row
+    print("\n".join(ceiling_lines(rows, bandwidth_ceiling(model, dtype, args.threads))))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

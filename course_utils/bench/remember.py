@@ -32,27 +32,52 @@ def _machine() -> dict:
     return {"node": platform.node(), "cpu": cpu, "cores": os.cpu_count()}
 
 
-def remembered(label: str, key: dict, measure, *, fresh: bool = False) -> tuple[list, str]:
-    """``(rows, when)``: ``measure()``'s rows for ``key`` on this machine, measured now or before.
-
-    ``when`` says which: ``"now"``, or the date and time they were measured (UTC).
-    """
+def _kept(label: str, key: dict):
+    """(where ``label``/``key``'s rows are kept, the full key, what is kept there or None)."""
     from ..models import cache_dir
 
     full_key = {"label": label, "machine": _machine(), **key}
     digest = hashlib.sha256(json.dumps(full_key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = cache_dir() / "measurements" / f"{label}-{digest}.json"
-    if path.is_file() and not fresh:
+    kept = None
+    if path.is_file():
         try:
             kept = json.loads(path.read_text())
-            if kept.get("key") == json.loads(json.dumps(full_key, default=str)):
-                return kept["rows"], kept["when"]
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable: measure again
-    rows = measure()
+            if kept.get("key") != json.loads(json.dumps(full_key, default=str)):
+                kept = None
+        except (OSError, ValueError, KeyError, AttributeError):
+            kept = None  # unreadable: measure again
+    return path, full_key, kept
+
+
+def _keep(path, full_key: dict, rows) -> None:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
     staging.write_text(json.dumps({"key": full_key, "when": when, "rows": rows}, indent=1, default=str))
     staging.replace(path)  # whole or not at all, also with two runs at once
+
+
+def remembered(label: str, key: dict, measure, *, fresh: bool = False) -> tuple[list, str]:
+    """``(rows, when)``: ``measure()``'s rows for ``key`` on this machine, measured now or before.
+
+    ``when`` says which: ``"now"``, or the date and time they were measured (UTC). The rows must be
+    JSON: lists and dicts of numbers, strings, booleans and None.
+    """
+    path, full_key, kept = _kept(label, key)
+    if kept is not None and not fresh:
+        return kept["rows"], kept["when"]
+    rows = measure()
+    _keep(path, full_key, rows)
+    return rows, "now"
+
+
+async def remembered_async(label: str, key: dict, measure, *, fresh: bool = False) -> tuple[list, str]:
+    """``remembered`` for a measurement that is a coroutine function (``await measure()``): what a
+    notebook cell that awaits its load tests calls, ``await remembered_async(...)``."""
+    path, full_key, kept = _kept(label, key)
+    if kept is not None and not fresh:
+        return kept["rows"], kept["when"]
+    rows = await measure()
+    _keep(path, full_key, rows)
     return rows, "now"

@@ -31,18 +31,18 @@ def test_health_while_every_slot_is_busy(make_app):
                 for i in range(3):
                     threads.append(threading.Thread(target=lambda i=i: results.update({i: client.post('/generate', json={'prompt': f'story {i}', 'max_new_tokens': 7})}), daemon=True))
                     threads[-1].start()
-                if not started.acquire(timeout=5):
+                if not started.acquire(timeout=10):
                     shown = next(iter(results.values()), None)
                     assert shown is None, f'POST /generate answered {shown.status_code} without calling generate_text: {shown.text[:200]}'
                     raise AssertionError('POST /generate never called generate_text')
-                health = within(5, client.get, '/health', hint='/health did not answer while a generation ran: the model call blocks the event loop (an async def endpoint calling generate_text directly, or a threading lock waited for inside an async def?)')
+                health = within(10, client.get, '/health', hint='/health did not answer while a generation ran: the model call blocks the event loop (an async def endpoint calling generate_text directly, or a threading lock waited for inside an async def?)')
                 assert health.status_code == 200 and health.json() == {'status': 'ok'}, 'GET /health must answer {"status": "ok"}'
-                assert started.acquire(timeout=5), 'only one generation ran although max_concurrent=2 allows two at a time'
+                assert started.acquire(timeout=10), 'only one generation ran although max_concurrent=2 allows two at a time'
                 assert not started.acquire(timeout=0.5), 'a third generation started although max_concurrent=2 allows only two at a time'
-                health = within(5, client.get, '/health', hint='/health did not answer while requests waited for a slot')
+                health = within(10, client.get, '/health', hint='/health did not answer while requests waited for a slot')
             finally:
                 release.set()
-                deadline = time.monotonic() + 5
+                deadline = time.monotonic() + 10
                 for thread in threads:
                     thread.join(max(0.0, deadline - time.monotonic()))
         assert len(results) == 3, 'not every request was answered once the generations ended'
@@ -50,7 +50,7 @@ def test_health_while_every_slot_is_busy(make_app):
             assert results[i].status_code == 200, f'a request that waited for a slot got {results[i].status_code}: {results[i].text[:200]}'
             assert results[i].json() == {'generated_text': f'story {i}!'}, 'answer {"generated_text": <what generate_text returned for this prompt>}'
         assert sorted(calls) == [(f'story {i}', 7) for i in range(3)], 'call generate_text(prompt, max_new_tokens) with the prompt and max_new_tokens of the request'
-    within(25, run, hint='your app did not answer: is a lock held across an await, or a slot never given back?')
+    within(40, run, hint='your app did not answer: is a lock held across an await, or a slot never given back?')
 
 @test_case(points=None, hidden=False)
 def test_runs_up_to_the_limit(make_app):
@@ -76,7 +76,7 @@ def test_runs_up_to_the_limit(make_app):
             threads = [threading.Thread(target=lambda i=i: statuses.append(client.post('/generate', json={'prompt': f'p{i}', 'max_new_tokens': 4}).status_code), daemon=True) for i in range(requests)]
             for thread in threads:
                 thread.start()
-            deadline = time.monotonic() + 8
+            deadline = time.monotonic() + 20
             for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
         assert sorted(statuses) == [200] * requests, f'every request must be answered 200 (they wait for a slot), got {sorted(statuses)}'
@@ -87,5 +87,5 @@ def test_runs_up_to_the_limit(make_app):
         assert peak >= 1, 'POST /generate never called generate_text'
         assert peak <= 2, f'{peak} generations ran at once with max_concurrent=2: allow at most max_concurrent'
         assert peak == 2, 'only one generation ran at a time with max_concurrent=2: let up to max_concurrent run'
-    within(10, run, hint='your app did not answer: is a lock held across an await, or a slot never given back?')
+    within(30, run, hint='your app did not answer: is a lock held across an await, or a slot never given back?')
 
