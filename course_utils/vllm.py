@@ -43,7 +43,9 @@ SERVED_NAME = "course"  # the model name clients send, as for the course's own s
 # again due to a load failure ... 'function' object has no attribute 'finalize_loading'", measured
 # here: every start compiled for 70-80 s); without it torch's own compile cache serves the next
 # start (warm-up 19 s instead).
-CPU_DEFAULTS = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_USE_AOT_COMPILE": "0"}
+# On a CPU, vLLM reserves 90% of the machine's memory unless told a KV-cache size, and refuses to
+# start when that much is not free (measured here: 18.96 GiB free of 20.71, 19.06 asked): 1 GiB.
+CPU_DEFAULTS = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_USE_AOT_COMPILE": "0", "VLLM_CPU_KVCACHE_SPACE": "1"}
 OFF_ENV = "COURSE_VLLM_OFF"  # "1": why_not() says vLLM is off, and the lesson runs without it
 MIN_FREE_DISK_GB = 5  # .venv-vllm takes about 3.1 GB; its compile cache a little more
 
@@ -196,7 +198,9 @@ class VLLMServer:
             OpenAI(base_url=f"{vllm.url}/v1", api_key="none").chat.completions.create(...)
 
     ``args``: more of vLLM's own options (``["--max-num-seqs", "8", "--enforce-eager"]``);
-    ``env``: environment variables for it (``{"VLLM_CPU_KVCACHE_SPACE": "1"}``). The server's
+    ``env``: environment variables for it, over the course's CPU defaults (``CPU_DEFAULTS``: a KV
+    cache of 1 GiB among them); ``None`` unsets one (``{"VLLM_CPU_KVCACHE_SPACE": None}``: vLLM's
+    own sizing, or its ``--kv-cache-memory-bytes`` option, decides). The server's
     output goes to ``log_path`` (``.log()`` reads it). ``start_timeout``: seconds to wait for
     ``/health`` (vLLM compiles the model first: 80-105 s on the course's 2-core CPU).
     """
@@ -216,6 +220,7 @@ class VLLMServer:
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **CPU_DEFAULTS, **(env or {})}
         if shutil.which("nvidia-smi"):  # a GPU machine runs vLLM's CUDA build: no CPU settings
             self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.env = {k: v for k, v in self.env.items() if v is not None}  # None: leave it unset
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # vLLM binds its own threads
             if name not in (env or {}):
                 self.env.pop(name, None)

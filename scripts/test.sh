@@ -132,7 +132,8 @@ case $mode in
       ( begun=$(date +%s); run_job "$job" > "$logs/$job.log" 2>&1 && rc=0 || rc=$?
         echo "$rc $(( $(date +%s) - begun ))" > "$logs/$job.rc"
         # CPU seconds of the job's processes (user + system, as `times` reports its children)
-        cpu=$(times | tail -1 | awk '{gsub(/[ms]/, " "); print int($1 * 60 + $2 + $3 * 60 + $4)}')
+        times > "$logs/$job.times"  # here, not in $(...): a subshell would report its own children
+        cpu=$(tail -1 "$logs/$job.times" | awk '{gsub(/[ms]/, " "); print int($1 * 60 + $2 + $3 * 60 + $4)}')
         echo "    $job: exit $rc after $(( $(date +%s) - begun )) s, ${cpu} CPU s (at $(( $(date +%s) - start )) s)" ) &
     done
     trap 'kill $(jobs -p) 2> /dev/null || true' EXIT  # stopped with the run

@@ -453,11 +453,13 @@ DEFAULT_TOKENS = HARD_CODED_TWO.replace("threading.Semaphore(2)", "threading.Sem
     (DEFAULT_TOKENS, "with the prompt and max_new_tokens of the request"),
     (SLOT_LEAKS_ON_ERROR, "give the slot back even when it raises"),  # hidden
     (HARD_CODED_TWO, "use the max_concurrent you are given"),  # hidden
-    (COUNT_THEN_INCREMENT, "when 9 requests arrived together"),  # hidden
+    # hidden; the race shows when the 9 arrive or, on a busy machine, when the first ones end: both
+    # messages say which requests came "together" and name the limit
+    (COUNT_THEN_INCREMENT, ("together", "(max_concurrent=3)")),
     (WAKES_EVERY_WAITER, "allow at most max_concurrent"),
 ])
 def test_limited_app_wrong(env, answer, message):
-    assert_caught(check(env, "limited_app", answer), message)
+    assert_caught(check(env, "limited_app", answer), *([message] if isinstance(message, str) else message))
 
 
 def test_limited_app_deadlock_is_reported_in_time(env):

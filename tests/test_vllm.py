@@ -110,8 +110,12 @@ def test_the_servers_threads_are_its_own(fake_python, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     with VLLMServer("/models/x", python=fake_python) as server:
         assert "OMP_NUM_THREADS" not in server.env and server.env["VLLM_TARGET_DEVICE"] == "cpu"
+        assert server.env["VLLM_CPU_KVCACHE_SPACE"] == "1"  # not 90% of the machine's memory
     with VLLMServer("/models/x", python=fake_python, env={"OMP_NUM_THREADS": "2"}) as server:
         assert server.env["OMP_NUM_THREADS"] == "2"
+    # None unsets a variable, one of the course's defaults included (a KV-cache option then wins)
+    with VLLMServer("/models/x", python=fake_python, env={"VLLM_CPU_KVCACHE_SPACE": None}) as server:
+        assert "VLLM_CPU_KVCACHE_SPACE" not in server.env
 
 
 def test_which_python(monkeypatch, tmp_path):
