@@ -517,7 +517,9 @@ def test_a_hanging_answer_is_reported_within_its_timeout(results):
         "the hidden check should not wait a second time for an answer that already hung"
     assert f"no answer within {HANG_TIMEOUT_S} s" in outcome["failures"], outcome["failures"]
     waited = HANG_TIMEOUT_S * HANGS["langchain_openvino/deadlocks"]
-    assert outcome["seconds"] < waited + 10, f"the hang took {outcome['seconds']} s to report"
+    # the slack covers building the pipeline first on a busy machine (16.5 s in a CI run); waiting the
+    # learner's full 30 s would still fail
+    assert outcome["seconds"] < waited + 20, f"the hang took {outcome['seconds']} s to report"
     endless = results["group_size/endless_loop"]  # 10 s for the public case, 10 s for the hidden one
     waited = 2 * 10 * HANGS["group_size/endless_loop"]
     assert endless["seconds"] < waited + 10 and "does your loop end" in endless["failures"], endless
