@@ -160,8 +160,10 @@ def _median_row(reports: list) -> dict:
         else:
             known = [v for v in values if v is not None]
             row[key] = statistics.median(known) if known else None
-    speeds = [report.tokens_per_s for report in reports]
-    row.update(runs=len(reports), tokens_per_s_low=min(speeds), tokens_per_s_high=max(speeds))
+    from ..timing import spread  # the course's median-and-range, as every lesson prints it
+
+    speeds = spread([report.tokens_per_s for report in reports], "tok/s")
+    row.update(runs=speeds.runs, tokens_per_s_low=speeds.low, tokens_per_s_high=speeds.high)
     return row
 
 
