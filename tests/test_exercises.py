@@ -57,6 +57,35 @@ def test_strict_checks_raise(monkeypatch):
         checker.check("pick_config", global_env={"pick_config": lambda rows, limit: None})
 
 
+def test_strict_check_all_does_not_run_a_passed_check_again_on_the_same_objects(monkeypatch):
+    from course_utils import exercises
+
+    runs = []
+    real = exercises.run_question
+    monkeypatch.setattr(exercises, "run_question",
+                        lambda path, *a, **k: runs.append(path.stem) or real(path, *a, **k))
+
+    def check_all(env):
+        runs.clear()
+        with pytest.raises(AssertionError, match="some checks failed"):  # the other questions: unanswered
+            exec("grader.check_all()", env)
+        return runs.count("pick_config")
+
+    monkeypatch.setenv("COURSE_STRICT_CHECKS", "1")
+    env = {"grader": ExerciseChecker(LESSON), "pick_config": _fastest}
+    assert env["grader"].check("pick_config", global_env=env).passed
+    assert check_all(env) == 0, "the check that just passed, on the same function, ran again"
+    assert len(runs) == len(env["grader"].questions()) - 1, "every other question still runs"
+    env["pick_config"] = lambda rows, limit: _fastest(rows, limit)  # the cell run again: a new object
+    assert check_all(env) == 1, "an answer redefined since its check must be checked again"
+    monkeypatch.delenv("COURSE_STRICT_CHECKS")
+    learner = {"grader": ExerciseChecker(LESSON), "pick_config": _fastest}
+    learner["grader"].check("pick_config", global_env=learner)
+    runs.clear()
+    exec("grader.check_all()", learner)
+    assert runs.count("pick_config") == 1, "a learner's check_all runs every check"
+
+
 def test_hidden_checks_run_in_check_cells_only_when_asked(monkeypatch):
     """CI's end-to-end run of the solutions sets COURSE_HIDDEN_CHECKS=1: every test runs there."""
     answer = {"pick_config": _fastest}

@@ -264,3 +264,25 @@ def test_request_ids(live):
     assert len(fresh.headers["x-request-id"]) == 32
     injected = httpx.get(f"{live}/health", headers={"x-request-id": "a b\tc"})
     assert injected.headers["x-request-id"] != "a b\tc"
+
+
+@pytest.mark.parametrize("rows, vocab, mask_vocab", [(1, 40, 40), (3, 70, 64), (2, 33, 40)])
+def test_apply_bitmask_masks_exactly_the_cleared_bits(rows, vocab, mask_vocab):
+    """Token t is bit t % 32 of word t // 32; a token past the mask's width is masked too."""
+    import torch
+
+    from course_utils.server.grammar import apply_bitmask
+
+    generator = torch.Generator().manual_seed(rows * vocab)
+    words = (mask_vocab + 31) // 32
+    bitmask = torch.randint(-2**31, 2**31 - 1, (rows, words), dtype=torch.int32, generator=generator)
+    bitmask[0, 0] = -1  # a word with every bit set: the sign bit is a token too
+    scores = torch.randn(rows, vocab, generator=generator)
+    expected = scores.clone()
+    for i in range(rows):
+        for t in range(vocab):
+            if t >= 32 * words or not (int(bitmask[i, t // 32]) >> (t % 32)) & 1:
+                expected[i, t] = float("-inf")
+    apply_bitmask(scores, bitmask)
+    assert torch.equal(scores, expected)
+    assert (scores[0, :32] > float("-inf")).all()
