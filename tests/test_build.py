@@ -145,6 +145,27 @@ def test_question_heading_may_sit_in_the_cell_before_and_tests_must_follow_the_a
     assert "takes `y`, but no cell before the tests defines it" in problems[1]
 
 
+def test_untagged_cells_must_not_read_what_only_tagged_cells_define():
+    """Grading skips the tagged cells: an untagged cell reading their names would raise there, and an
+    answer whose function reads one would lose its points; reads inside functions count for answers."""
+    nb = _master(
+        ("code", "import math\nshared = 1"),                                                     # 0
+        ("code", "measured = 3\ntable = [1]\nshared = 2", ["otter_ignore"]),                      # 1
+        ("code", "print(measured, shared)"),                                                    # 2: top level
+        ("code", "def later():\n    return table"),                                            # 3: a helper
+        ("code", "for measured in range(2):\n    pass\nprint(measured)"),                       # 4: binds it
+        ("md", "## Exercises"),                                                                  # 5
+        *_question("q", "### Exercise 1 🐢: fine",                                                # 6-14
+                   "def f(x):\n    return x + len(table)",
+                   ["def test_f(f):\n    assert f(1) == 2, 'f(1) should be 2'"]),
+    )
+    problems = question_problems(nb, exercises_at=5, setup_at=0)
+    first = "cell 2 reads `measured`, which only cells tagged otter_ignore"
+    assert any(p.startswith(first) for p in problems), problems
+    assert any(p.startswith("cell 9 reads `table`") for p in problems), problems  # the answer cell
+    assert len(problems) == 2, problems
+
+
 def test_bound_names():
     import ast
 

@@ -11,7 +11,10 @@ TESTS`` around the test cells, ``# END QUESTION``. The rules (CONTRIBUTING.md):
   the tests are);
 - every ``assert`` in a test has a message (learners read it, hidden tests' too);
 - every parameter of a test is defined by an untagged cell before the tests, so that grading,
-  which skips the cells tagged ``otter_ignore``, still finds it.
+  which skips the cells tagged ``otter_ignore``, still finds it;
+- no untagged cell reads a name that only cells tagged ``otter_ignore`` define (the top level of
+  a cell, and the whole of an answer cell, whose functions the tests call): under grading it would
+  raise, and an answer would lose points it earned.
 
 Each problem names the question, the cell (its index in the master) and the fix.
 """
@@ -124,6 +127,59 @@ def bound_names(tree: ast.Module) -> set[str]:
 
     visit(tree.body)
     return names
+
+
+def read_names(tree: ast.Module, deep: bool) -> set[str]:
+    """Names a cell reads that it does not bind itself: at its top level (what runs when the cell
+    runs) or, with ``deep``, inside its functions too (what an answer reads when a test calls it).
+    Names bound anywhere in the cell (assignments, parameters, loop and comprehension targets,
+    imports) are left out, so a name a function takes or makes is never counted."""
+    own: set[str] = set(bound_names(tree))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            own.add(node.id)
+        elif isinstance(node, ast.arg):
+            own.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            own.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            own.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+    read: set[str] = set()
+
+    def visit(node) -> None:
+        if not deep and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                          ast.ClassDef)):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return read - own
+
+
+def _grading_read_problems(nb, questions: list[Question], defined: dict[int, set[str]]) -> list[str]:
+    """Untagged cells that read a name only tagged cells (skipped when grading) define before them."""
+    tests = {i for q in questions for i in q.tests}
+    answers = {i for q in questions for i in q.answers}
+    problems, untagged, tagged = [], set(), set()
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or (tree := _python(cell.source)) is None:
+            continue
+        if _tagged(cell):
+            tagged |= bound_names(tree)
+            continue
+        if index not in tests and "*" not in untagged:
+            only_tagged = sorted((read_names(tree, deep=index in answers) & tagged) - untagged)
+            if only_tagged:
+                problems.append(f"cell {index} reads `{only_tagged[0]}`, which only cells tagged "
+                                "otter_ignore (skipped when grading) define before it: define it in an "
+                                "untagged cell, or tag this cell otter_ignore too")
+        untagged |= defined.get(index, set())
+    return problems
 
 
 def _tagged(cell) -> bool:
@@ -259,6 +315,7 @@ def question_problems(nb, exercises_at: int | None, setup_at: int | None) -> lis
                             "since the check cell is generated where the tests are")
         problems += _assert_problems(nb, question)
         problems += _parameter_problems(nb, question, defined)
+    problems += _grading_read_problems(nb, questions, defined)
     if numbers and numbers != list(range(1, len(numbers) + 1)):
         problems.append(f"exercises are numbered {numbers}: number them 1, 2, 3 ... in order")
     return problems
