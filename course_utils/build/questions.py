@@ -134,7 +134,7 @@ def read_names(tree: ast.Module, deep: bool) -> set[str]:
     runs) or, with ``deep``, inside its functions too (what an answer reads when a test calls it).
     Names bound anywhere in the cell (assignments, parameters, loop and comprehension targets,
     imports) are left out, so a name a function takes or makes is never counted."""
-    own: set[str] = set(bound_names(tree))
+    own: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             own.add(node.id)
