@@ -4,8 +4,9 @@
 #   bash scripts/test.sh               everything (what CI runs): lint; unit tests; build sync and
 #                                      skeleton checks; every lesson's exercise tests; every notebook,
 #                                      solutions (hidden checks too) and student, end to end under
-#                                      pytest --nbmake; the blank notebooks, a wrong answer and
-#                                      broken submissions graded into one CSV
+#                                      pytest --nbmake; lessons 01 and 07 blank, a wrong answer and
+#                                      broken submissions graded into one CSV; the course site
+#                                      built from the executed notebooks and checked in Chromium
 #   bash scripts/test.sh --quick       the edit loop: the same without running any lesson notebook
 #   bash scripts/test.sh --lesson 04   one lesson: its exercise tests, skeleton and sync checks,
 #                                      its student and solutions notebooks under nbmake, graded
@@ -30,8 +31,12 @@ case "${1:-}" in
 esac
 
 bash scripts/setup.sh
+[ "$mode" = lesson ] || bash scripts/site.sh --prepare  # the site's packages, MathJax, Chromium
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 start=$(date +%s)
+# The notebooks' kept measurements (course_utils/bench/remember.py) count from this run on: what an
+# earlier run left on the machine is measured again, once (the student notebook reuses it).
+export COURSE_REMEMBER_SINCE=${COURSE_REMEMBER_SINCE:-$start}
 
 # Every step runs even if an earlier one failed; the exit status is the first failure's (pytest's
 # 5, "no tests collected", counts as a failure).
@@ -66,7 +71,8 @@ nbmake() {
     if [ -d "$arg" ]; then mapfile -t -O "${#files[@]}" files < <(ls "$arg"/*.ipynb | sort)
     else files+=("$arg"); fi
   done
-  "${pytest[@]}" -p no:cacheprovider --nbmake --overwrite --nbmake-timeout=900 "${files[@]}"
+  # (without MPLBACKEND=Agg: the kernels draw their plots inline, into the outputs the site shows)
+  env -u MPLBACKEND "${pytest[@]}" -p no:cacheprovider --nbmake --overwrite --nbmake-timeout=900 "${files[@]}"
 }
 lesson_selection() {  # lesson names for COURSE_TEST_LESSONS, or every master
   if [ -n "$lesson" ]; then echo "$lesson"; else (cd notebooks/masters && ls -- *.ipynb | cut -c1-2); fi
@@ -98,7 +104,8 @@ case $mode in
     # second time), then its student notebook, which finds the solutions run's kept measurements
     # and exports. vLLM runs once, in lesson 07's solutions notebook; the student notebook, made
     # from the same master, takes its path for a machine without vLLM (COURSE_VLLM_OFF=1). The
-    # grader grades the blank notebooks, a wrong answer and broken submissions into one CSV.
+    # grader grades two blank notebooks, a wrong answer and broken submissions into one CSV. The
+    # last job builds the course site from the executed student notebooks and checks it.
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
     mapfile -t lessons < <(lesson_selection | sort -r)  # the later lessons take longest: first
     copy_notebooks student "${lessons[@]}"; copy_notebooks solutions "${lessons[@]}"
@@ -115,7 +122,19 @@ case $mode in
         unit-exercises-b) "${pytest[@]}" "${exercises_b[@]}" -m "not notebook" ;;
         unit-rest) "${pytest[@]}" tests -m "not notebook" "${server_tests[@]/#/--ignore=}" \
                      "${exercise_tests[@]/#/--ignore=}" ;;
-        grading) "${pytest[@]}" tests/test_lessons.py -m notebook -k "not test_solutions_score_full_marks" ;;
+        # The grader grades lesson 01's and 07's blank notebooks and the broken submissions (made
+        # from lesson 01) into one CSV. The other blank notebooks are not graded here: their student
+        # notebooks have just run every cell under nbmake, the build refuses an untagged cell that
+        # reads what only a skipped cell defines, and every check is tried unanswered in the
+        # exercise tests; grading them again cost about 100 CPU seconds. `--lesson NN` grades its own.
+        site)  # the course site, from the student notebooks the lesson jobs executed
+          local done_lesson
+          for done_lesson in "${lessons[@]}"; do
+            while [ ! -f "$logs/$done_lesson.rc" ]; do sleep 5; done
+          done
+          bash scripts/site.sh ;;
+        grading) COURSE_TEST_LESSONS=01,07 "${pytest[@]}" tests/test_lessons.py -m notebook \
+                   -k "not test_solutions_score_full_marks" ;;
         *)
           local first=0
           COURSE_HIDDEN_CHECKS=1 COURSE_STRICT_CHECKS=1 nbmake "$EXECUTED/solutions/$1"*.ipynb || first=$?
@@ -125,7 +144,7 @@ case $mode in
     }
     # the longest first (measured: lesson 07, then the exercise tests)
     jobs_list=("${lessons[0]}" unit-exercises-b unit-exercises-a unit-rest "${lessons[1]}" unit-server
-               "${lessons[@]:2}" grading)
+               "${lessons[@]:2}" grading site)
     echo "==> ${#jobs_list[@]} jobs, three at a time: ${jobs_list[*]} (logs: $logs)"
     for job in "${jobs_list[@]}"; do
       while [ "$(jobs -rp | wc -l)" -ge 3 ]; do wait -n || true; done

@@ -1,5 +1,6 @@
 """The load generator and the benchmark (course_utils/bench/): what they count, against live servers."""
 
+import time
 import json
 
 import pytest
@@ -342,6 +343,11 @@ def test_remembered_measures_once_per_key_and_says_when(tmp_path, monkeypatch):
     for kept in (tmp_path / "measurements").glob("tune-*.json"):
         kept.write_text("{not json")  # unreadable: measured again, not an error
     assert remembered("tune", {"configs": ["a"]}, measure)[1] == "now" and len(calls) == 4
+    # COURSE_REMEMBER_SINCE: kept rows from before it are measured again, later ones reused
+    monkeypatch.setenv("COURSE_REMEMBER_SINCE", str(time.time() + 60))
+    assert remembered("tune", {"configs": ["a"]}, measure)[1] == "now" and len(calls) == 5
+    monkeypatch.setenv("COURSE_REMEMBER_SINCE", str(time.time() - 60))
+    assert remembered("tune", {"configs": ["a"]}, measure)[0][0]["tokens_per_s"] == 50.0 and len(calls) == 5
 
 
 def test_remembered_async_awaits_the_measurement_once(tmp_path, monkeypatch):

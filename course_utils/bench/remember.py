@@ -7,6 +7,9 @@ the rows ``measure()`` gave the last time it ran *on this machine* with the same
 settings that determine the result: configurations, loads, versions), and when that was; it
 measures and keeps them otherwise. The notebook prints when the figures were measured, so a
 remembered figure is never passed off as a fresh one, and ``fresh=True`` measures again.
+``COURSE_REMEMBER_SINCE`` (Unix seconds; ``scripts/test.sh`` sets it to its start) forgets what was
+kept before then: CI measures in its solutions run, whatever an earlier run left on the machine,
+and its student run reuses that.
 
 Kept as JSON in the course cache (``course_utils.models.cache_dir()/measurements``).
 """
@@ -47,6 +50,9 @@ def _kept(label: str, key: dict):
                 kept = None
         except (OSError, ValueError, KeyError, AttributeError):
             kept = None  # unreadable: measure again
+    since = os.environ.get("COURSE_REMEMBER_SINCE")  # CI: only what this run measured
+    if kept is not None and since and kept.get("at", 0) < float(since):
+        kept = None
     return path, full_key, kept
 
 
@@ -54,7 +60,8 @@ def _keep(path, full_key: dict, rows) -> None:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
-    staging.write_text(json.dumps({"key": full_key, "when": when, "rows": rows}, indent=1, default=str))
+    staging.write_text(json.dumps({"key": full_key, "when": when, "at": time.time(), "rows": rows},
+                                  indent=1, default=str))
     staging.replace(path)  # whole or not at all, also with two runs at once
 
 
