@@ -89,7 +89,25 @@ def test_the_naive_server_makes_health_wait(real_engine):
     assert _health_waits_for_the_generation(create_naive_app(real_engine), real_engine)
 
 
-@pytest.mark.parametrize("scheduler", ["step", "static"])
+def test_cli_passes_its_settings_to_the_engine(tiny_dir, monkeypatch):
+    """The static scheduler through the command line, in this process (the real serving on
+    loopback, a subprocess, is tried once, below: each start imports everything again)."""
+    import uvicorn
+
+    from course_utils.server.cli import main
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, log_level: served.update(app=app, port=port))
+    assert main(["--model", str(tiny_dir), "--port", "8123", "--scheduler", "static", "--threads", "1",
+                 "--max-wait-ms", "20"]) == 0
+    engine = served["app"].state.engine
+    try:
+        assert (engine.scheduler, engine.threads, served["port"]) == ("static", 1, 8123)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("scheduler", ["step"])
 def test_cli_serves_on_loopback(tiny_dir, scheduler):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "course_utils.server", "--model", str(tiny_dir),
