@@ -122,17 +122,17 @@ case $mode in
         unit-exercises-b) "${pytest[@]}" "${exercises_b[@]}" -m "not notebook" ;;
         unit-rest) "${pytest[@]}" tests -m "not notebook" "${server_tests[@]/#/--ignore=}" \
                      "${exercise_tests[@]/#/--ignore=}" ;;
-        # The grader grades lesson 01's and 07's blank notebooks and the broken submissions (made
-        # from lesson 01) into one CSV. The other blank notebooks are not graded here: their student
-        # notebooks have just run every cell under nbmake, the build refuses an untagged cell that
-        # reads what only a skipped cell defines, and every check is tried unanswered in the
-        # exercise tests; grading them again cost about 100 CPU seconds. `--lesson NN` grades its own.
         site)  # the course site, from the student notebooks the lesson jobs executed
           local done_lesson
           for done_lesson in "${lessons[@]}"; do
             while [ ! -f "$logs/$done_lesson.rc" ]; do sleep 5; done
           done
           bash scripts/site.sh ;;
+        # The grader grades lesson 01's and 07's blank notebooks and the broken submissions (made
+        # from lesson 01) into one CSV. The other blank notebooks are not graded here: their student
+        # notebooks have just run every cell under nbmake, the build refuses an untagged cell that
+        # reads what only a skipped cell defines, and every check is tried unanswered in the
+        # exercise tests; grading them again cost about 100 CPU seconds. `--lesson NN` grades its own.
         grading) COURSE_TEST_LESSONS=01,07 "${pytest[@]}" tests/test_lessons.py -m notebook \
                    -k "not test_solutions_score_full_marks" ;;
         *)

@@ -107,8 +107,8 @@ def test_cli_passes_its_settings_to_the_engine(tiny_dir, monkeypatch):
         engine.close()
 
 
-@pytest.mark.parametrize("scheduler", ["step"])
-def test_cli_serves_on_loopback(tiny_dir, scheduler):
+def test_cli_serves_on_loopback(tiny_dir):
+    scheduler = "step"  # (the static scheduler's settings: the test above)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "course_utils.server", "--model", str(tiny_dir),
                              "--port", str(port), "--scheduler", scheduler, "--threads", "1"],

@@ -14,7 +14,8 @@ import pytest
 from course_utils.build import site
 from course_utils.build.diagrams import DIAGRAMS, write_all
 
-RUN = {"date": "2026-12-03", "cpu": "a test CPU", "cores": 2, "memory_gib": 24, "load_average": [1.5]}
+RUN = {"date": "2026-12-03", "cpu": "a test CPU", "cores": 2, "memory_gib": 24, "load_average": [1.5],
+       "gpu": "no GPU"}
 
 
 def _cell(kind, text, outputs=None):
@@ -57,7 +58,7 @@ def test_a_lesson_page_gets_its_note_diagrams_and_plain_links():
     texts = ["".join(c["source"]) for c in page["cells"]]
     assert "[Open in Colab](https://colab.example/nb.ipynb)" in texts[0] and "badge.svg" not in texts[0]
     note = texts[1]
-    assert "2026-12-03" in note and "a test CPU" in note and "load average 1.5" in note
+    assert "2026-12-03" in note and "a test CPU" in note and "load average 1.5" in note and "no GPU" in note
     assert "{download}`Download the notebook <downloads/01_pipeline_basics.ipynb>`" in note
     assert "/blob/main/course_utils/compare.py)" in texts[2] and "(https://example.org/x)" in texts[2]
     wanted = [name for name, (_d, number, *_r) in DIAGRAMS.items() if number == "01"]
@@ -136,4 +137,4 @@ def test_no_executed_notebooks_says_what_to_run(tmp_path):
 def test_record_writes_the_machine(tmp_path):
     path = site.record(tmp_path)
     run = json.loads(Path(path).read_text())
-    assert run["cores"] >= 1 and run["memory_gib"] >= 1 and len(run["load_average"]) == 3
+    assert run["cores"] >= 1 and run["memory_gib"] >= 1 and len(run["load_average"]) == 3 and run["gpu"]

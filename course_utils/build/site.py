@@ -20,6 +20,7 @@ load average.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -50,9 +51,12 @@ def machine() -> dict:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return {"date": time.strftime("%Y-%m-%d"), "cpu": cpu, "cores": os.cpu_count(),
             "memory_gib": round(memory), "load_average": [round(x, 2) for x in os.getloadavg()],
-            "gpu": "none"}
+            "gpu": gpu}
 
 
 def record(folder: Path) -> Path:
@@ -78,10 +82,10 @@ def _note(lesson: str, run: dict) -> str:
     colab = f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/notebooks/{lesson}.ipynb"
     load = ", ".join(str(x) for x in run.get("load_average", []))
     return (f":::{{note}}\nThis page is lesson {lesson[:2]} as a learner meets it, with the outputs "
-            f"of a run on **{run['date']}** on the course's machine ({run['cpu']}, {run['cores']} "
-            f"cores, {run['memory_gib']} GiB, no GPU; load average {load} while the test suite ran "
-            "beside it). Every figure on this page is that machine's: the notebook measures your "
-            "own. Exercises are shown unanswered.\n\n"
+            f"of a run on **{run['date']}** on the machine that ran it ({run['cpu']}, {run['cores']} "
+            f"cores, {run['memory_gib']} GiB, {run.get('gpu', 'no GPU')}; load average {load}, "
+            "taken as the run ended). Every figure on this page is that machine's: the notebook "
+            "measures your own. Exercises are shown unanswered.\n\n"
             f"[Open in Colab]({colab}) · {{download}}`Download the notebook <downloads/{lesson}.ipynb>`"
             "\n:::")
 
@@ -90,7 +94,7 @@ def lesson_page(nb: dict, lesson: str, run: dict) -> dict:
     """The executed notebook as the site shows it: note, plain Colab link, diagrams."""
     from .diagrams import DIAGRAMS
 
-    nb = json.loads(json.dumps(nb))
+    nb = copy.deepcopy(nb)
     nb["metadata"].pop("widgets", None)  # progress bars: their text stays, no widget JavaScript
     cells = nb["cells"]
     for cell in cells:
