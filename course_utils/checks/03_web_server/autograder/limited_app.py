@@ -181,21 +181,29 @@ def test_many_requests_at_the_same_moment(make_app):
             time.sleep(0.001)
         return pause_between_lines
     running, peak, count = ([0], [0], threading.Lock())
-    release = threading.Event()
+    holds, let_all_go = ([], threading.Event())
 
-    def counting_model(prompt, max_new_tokens):
+    def held_model(prompt, max_new_tokens):
+        """Each generation lasts until the check lets it end: one at a time, or all together."""
+        hold = threading.Event()
         with count:
+            holds.append(hold)
             running[0] += 1
             peak[0] = max(peak[0], running[0])
-        release.wait(10)
-        time.sleep(0.05)
+        if not let_all_go.is_set():
+            hold.wait(10)
         with count:
             running[0] -= 1
         return prompt.upper()
 
+    def wait_until(condition, seconds):
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def run():
         answers, gate = ({}, threading.Barrier(9))
-        with TestClient(make_app(counting_model, 3), raise_server_exceptions=False) as client:
+        with TestClient(make_app(held_model, 3), raise_server_exceptions=False) as client:
 
             def send(i):
                 gate.wait(5)
@@ -205,24 +213,33 @@ def test_many_requests_at_the_same_moment(make_app):
             for sender in senders:
                 sender.start()
             time.sleep(0.6)
-            settle = time.monotonic() + 5
-            while peak[0] < 3 and time.monotonic() < settle:
-                time.sleep(0.05)
+            wait_until(lambda: peak[0] >= 3, 5)
             at_first = peak[0]
-            release.set()
+            with count:
+                first = holds[0] if holds else None
+            if first is not None:
+                first.set()
+                wait_until(lambda: len(holds) > at_first, 5)
+                time.sleep(0.5)
+            after_one = peak[0]
+            let_all_go.set()
+            with count:
+                for hold in holds:
+                    hold.set()
             deadline = time.monotonic() + 8
             for sender in senders:
                 sender.join(max(0.0, deadline - time.monotonic()))
-        return (at_first, answers)
+        return (at_first, after_one, answers)
     previous = threading.gettrace()
     threading.settrace(pause_between_lines)
     try:
-        at_first, answers = within(40, run, hint='your app did not answer 9 requests sent at the same moment: is a lock held across an await, or a slot never given back?')
+        at_first, after_one, answers = within(40, run, hint='your app did not answer 9 requests sent at the same moment: is a lock held across an await, or a slot never given back?')
     finally:
         threading.settrace(previous)
-        release.set()
+        let_all_go.set()
     assert at_first <= 3, f'{at_first} generations ran at once when 9 requests arrived together (max_concurrent=3): a count checked, then increased, lets several requests through between the two steps. Take a slot in one step: a semaphore (threading or asyncio), or a lock around both'
-    assert peak[0] <= 3, f'when the running generations ended together, {peak[0]} ran at once (max_concurrent=3): the freed slots let in more waiting requests than there were slots'
+    assert after_one <= 3, f'when one of the 3 running generations ended, {after_one} ran at once (max_concurrent=3): the freed slot let in more than one waiting request. Take the slot in the same step as you see it free: a `while` that checks again, or a semaphore'
+    assert peak[0] <= 3, f'when the running generations ended, {peak[0]} ran at once (max_concurrent=3): the freed slots let in more waiting requests than there were slots'
     assert at_first == 3, f'only {at_first} generation(s) ran at once with 9 requests waiting and max_concurrent=3'
     assert sorted(answers) == list(range(9)) and all((answers[i].status_code == 200 and answers[i].json() == {'generated_text': f'STORY {i}'} for i in range(9))), 'every request sent at the same moment must be answered, each with its own text'
 
