@@ -97,9 +97,9 @@ case $mode in
     echo "==> pytest: lesson $lesson graded (solutions full marks, blank 0)"
     step env COURSE_TEST_LESSONS="$lesson" "${pytest[@]}" tests/test_lessons.py "$@" ;;
   full)
-    # Jobs side by side, three at a time, one compute thread each (unless you set
-    # OMP_NUM_THREADS); much of a job's time is waiting (servers, timeouts, kernels starting), so
-    # together they take far less than in turn. A lesson is one job: its solutions notebook runs
+    # Jobs side by side, COURSE_TEST_LANES at a time (default 4), one compute thread each (unless
+    # you set OMP_NUM_THREADS); much of a job's time is waiting (servers, timeouts, kernels
+    # starting), so together they take far less than in turn. A lesson is one job: its solutions notebook runs
     # first, every public and hidden check raising when it fails (so the grader need not run it a
     # second time), then its student notebook, which finds the solutions run's kept measurements
     # and exports. vLLM runs once, in lesson 07's solutions notebook; the student notebook, made
@@ -145,9 +145,10 @@ case $mode in
     # the longest first (measured: lesson 07, then the exercise tests)
     jobs_list=("${lessons[0]}" unit-exercises-b unit-exercises-a unit-rest "${lessons[1]}" unit-server
                "${lessons[@]:2}" grading site)
-    echo "==> ${#jobs_list[@]} jobs, three at a time: ${jobs_list[*]} (logs: $logs)"
+    lanes=${COURSE_TEST_LANES:-4}
+    echo "==> ${#jobs_list[@]} jobs, $lanes at a time: ${jobs_list[*]} (logs: $logs)"
     for job in "${jobs_list[@]}"; do
-      while [ "$(jobs -rp | wc -l)" -ge 3 ]; do wait -n || true; done
+      while [ "$(jobs -rp | wc -l)" -ge "$lanes" ]; do wait -n || true; done
       ( begun=$(date +%s); run_job "$job" > "$logs/$job.log" 2>&1 && rc=0 || rc=$?
         echo "$rc $(( $(date +%s) - begun ))" > "$logs/$job.rc"
         # CPU seconds of the job's processes (user + system, as `times` reports its children)
