@@ -185,5 +185,22 @@ if [ "${SKIP_VLLM:-0}" != "1" ]; then
   fi
 fi
 
+# Python's compiled bytecode (.pyc) for every environment, once per install. Python writes it at the
+# first import, except where PYTHONDONTWRITEBYTECODE is set or site-packages is read-only (CI
+# machines, containers): there every process compiled torch, transformers and vLLM from source again,
+# 13.5 CPU seconds for the imports of a lesson's kernel instead of 5.3, and a vLLM API server's
+# imports 21 s instead of 9 (measured on the 2-core reference machine). Test folders are skipped.
+compile_bytecode() {
+  local folder=$1 stamp_file=$1/.course-bytecode want_bytecode
+  [ -x "$folder/bin/python" ] || return 0
+  want_bytecode=$(cat "$folder/.course-requirements" 2>/dev/null || true)
+  [ "$(cat "$stamp_file" 2>/dev/null)" != "$want_bytecode" ] || return 0
+  echo "==> compiling $folder's packages to bytecode (once per install)"
+  "$folder/bin/python" -m compileall -q -j 0 -x '/tests?/' "$folder"/lib/python3*/site-packages \
+    > /dev/null 2>&1 || true  # a few packages ship files for other Python versions: skipped
+  echo "$want_bytecode" > "$stamp_file"
+}
+for environment in .venv .venv-openvino .venv-vllm; do compile_bytecode "$environment"; done
+
 echo "==> preparing the course model"
 HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} .venv/bin/python -m course_utils.models

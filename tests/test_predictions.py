@@ -34,6 +34,7 @@ def env(tiny_model_and_tokenizer):
         "model": model, "tokenizer": tokenizer,  # 02: the greedy prediction re-runs generate()
         "plain_ov_config": {"PERFORMANCE_HINT": "LATENCY"},  # 06: "b"
         "default_compute": "<Type: 'bfloat16'>",  # 06: "b"
+        "plain_valid": 4, "right_count": 1,  # 08: "b", "c"
     }
 
 
@@ -57,6 +58,8 @@ PREDICTIONS = [
     ("06_openvino", "predict_int4_size", "predict_int4_size", "letter", "abcd"),
     ("06_openvino", "predict_ov_config", "predict_ov_config", "letter", "abcd"),
     ("06_openvino", "predict_compute", "predict_compute", "letter", "abc"),
+    ("08_structured_output", "predict_plain_valid", "predict_plain_valid", "letter", "abc"),
+    ("08_structured_output", "predict_right", "predict_right", "letter", "abc"),
 ]
 IDS = [question for _, question, *_ in PREDICTIONS]
 
@@ -162,8 +165,10 @@ def test_every_lesson_has_answer_cells():
 @pytest.mark.parametrize("lesson, question, source", ANSWERS, ids=[q for _, q, _ in ANSWERS])
 def test_an_unsolved_answer_gets_one_message_saying_what_to_write(lesson, question, source):
     from pydantic import BaseModel  # lesson 03's answer cell builds on the lesson's import
+    from transformers import LogitsProcessor  # and lesson 08's
 
-    env = with_answer({"__name__": "__main__", "BaseModel": BaseModel}, source)
+    names = {"__name__": "__main__", "BaseModel": BaseModel, "LogitsProcessor": LogitsProcessor}
+    env = with_answer(names, source)
     result = run_check(lesson, question, env)
     assert not result.passed, question
     assert len(result.failures()) == 1, f"{question}: {failure_text(result)}"

@@ -106,13 +106,14 @@ class Grammars:
         if constraint.kind == "json_schema":
             _check_schema(constraint)
         result: dict = {}
+        tokenizer = self.tokenizer  # built once, outside the time limit (a loaded machine took over 2 s)
 
         def compile_it() -> None:
             import llguidance
 
             try:
                 grammar = constraint.grammar()
-                error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar, self.tokenizer)
+                error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar, tokenizer)
                 result["value"] = (grammar, error, messages)
             except Exception as err:  # noqa: BLE001 - any failure of the engine is the request's
                 result["value"] = (None, True, [str(err)])
