@@ -8,6 +8,8 @@ Small and flat, named by what they do:
 - ``course_utils.generation``: validated generation settings, presets, ``distinct_n``;
 - ``course_utils.compare``: comparing inference backends (``greedy_run``, ``agreement``);
 - ``course_utils.exercises``: the exercise checks a notebook's check cells run (``exercise_checker``).
+- ``course_utils.constrained``: constrained decoding in ``generate()`` (``token_texts``,
+  ``GrammarProcessor``; lesson 08).
 
 Bigger pieces live in subpackages that ``import course_utils`` does not load:
 

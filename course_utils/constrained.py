@@ -55,6 +55,10 @@ class GrammarProcessor:
 
         from .server.grammar import Matcher, apply_bitmask
 
+        if scores.is_cuda:
+            import torch
+
+            torch.cuda.synchronize()  # the forward pass still queued on the GPU is not the mask's time
         started = time.perf_counter()
         if not self.matchers:  # the first step: nothing generated yet
             self.matchers = [Matcher(self.grammars, self.grammar) for _ in range(input_ids.shape[0])]

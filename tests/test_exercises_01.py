@@ -738,7 +738,9 @@ def test_kv_cache_loop_endless_answer_is_reported_in_time(env):
     assert "no answer within 15 s" in text and "does your loop stop after max_new_tokens" in text, text
     assert "skipped: greedy_with_cache did not finish in an earlier check" in text, text
     assert asked and set(asked) == {15}, asked
-    assert elapsed < 15, f"the endless answer held the check for {elapsed:.0f} s (3 s allowed)"
+    # the learner's limit is in `asked`; the wall clock only catches a check that never gives up (a
+    # tight bound flaked when four CI jobs shared two cores)
+    assert elapsed < 120, f"the endless answer held the check for {elapsed:.0f} s"
 
 
 @pytest.mark.parametrize("answer", [

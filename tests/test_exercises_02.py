@@ -626,7 +626,8 @@ def test_seed_deadlock_is_reported_in_time(env):
             """)
     assert_caught(result, "no answer within 15 s", "wait for a thread or a lock")
     assert asked and set(asked) == {15}, asked
-    assert time.monotonic() - start < 3 * 3 + 10  # three cases, each bounded by its first call
+    # the learner's limit is in `asked`; the wall clock only catches a check that never gives up
+    assert time.monotonic() - start < 120
 
 
 # ------------------------------------------------------------------ exercise 4: stop strings

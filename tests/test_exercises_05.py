@@ -583,7 +583,8 @@ def test_an_endless_generator_is_reported_within_its_timeout(env):
     elapsed = time.perf_counter() - start
     assert_caught(result, "no answer within 10 s", "does it loop after the last piece?")
     assert 10 in asked, asked
-    assert elapsed < 15, f"the endless answer took {elapsed:.0f} s to be reported"
+    # the learner's limit is in `asked`; the wall clock only catches a check that never gives up
+    assert elapsed < 120, f"the endless answer took {elapsed:.0f} s to be reported"
 
 
 @pytest.mark.parametrize("answer", [
