@@ -26,6 +26,7 @@ HELP
 esac
 
 bash scripts/setup.sh
+unset PYTHONDONTWRITEBYTECODE  # each module compiled once, at its first import (scripts/setup.sh)
 # No model hub is needed: the embedded model is used unless COURSE_MODEL says otherwise.
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
 # JupyterLab asks on first start whether to fetch news and check for updates from the internet:

