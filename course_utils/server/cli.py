@@ -85,6 +85,12 @@ def parser() -> argparse.ArgumentParser:
         help="PyTorch compute threads (default: the cores this process may use, here "
         f"{available_cores()}; OMP_NUM_THREADS does not change it). /info reports it",
     )
+    p.add_argument(
+        "--no-pack-weights",
+        action="store_true",
+        help="keep the linear layers' weights as loaded (default: on a CPU with a bfloat16 model, "
+        "packed once for oneDNN: the same results, a decoding step 2.1x faster on one thread)",
+    )
     p.add_argument("--api-key", help="require `Authorization: Bearer KEY` (default: no key)")
     p.add_argument(
         "--max-body-bytes",
@@ -128,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrent_requests=args.max_concurrent_requests,
             request_timeout=args.request_timeout,
             threads=args.threads,
+            pack_weights=not args.no_pack_weights,
         )
     except ModelNotAvailable as err:
         print(f"error: {err}")
@@ -136,11 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}")
         return 2
     log.info(
-        "model %s loaded in %.1f s (%s scheduler, %d compute threads)",
+        "model %s loaded in %.1f s (%s scheduler, %d compute threads, %s)",
         engine.model_id,
         time.perf_counter() - started,
         engine.scheduler,
         engine.threads,
+        f"{engine.packed_linears} linear layers packed" if engine.packed_linears
+        else f"weights not packed: {engine.unpacked_why}",
     )
     app = (
         create_naive_app(engine)

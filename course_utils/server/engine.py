@@ -86,6 +86,9 @@ class Engine:
     ``None`` keeps the process's setting. The server's command line always sets it (``--threads``,
     default: every core this process may use), so that a stray ``OMP_NUM_THREADS=1`` left by a
     test run cannot slow it down unseen; ``/info`` reports it.
+    ``pack_weights``: on a CPU with a bfloat16 model, pack each linear layer's weight once for
+    oneDNN (``packed.py``: the same results; a step 2.1x faster on one thread, 1.03x on two);
+    ``/info`` reports how many layers were packed (``packed_linears``) or why none were.
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class Engine:
         max_prefill_tokens: int = 2048,
         prefix_cache_tokens: int = DEFAULT_PREFIX_CACHE_TOKENS,
         threads: int | None = None,
+        pack_weights: bool = True,
     ) -> None:
         import torch
 
@@ -131,6 +135,12 @@ class Engine:
         self.dtype = dtype or pick_dtype(self.device)
         self.tokenizer = load_tokenizer(self.model_id)
         self.model = load_model(self.model_id, dtype=self.dtype).to(self.device).eval()
+        self.packed_linears, self.unpacked_why = 0, "pack_weights=False"
+        if pack_weights:
+            from .packed import can_pack, pack_linears
+
+            self.unpacked_why = can_pack(self.model)
+            self.packed_linears = pack_linears(self.model)
         if not Batch.supports(self.model):
             raise ValueError(
                 f"{self.model_id}: its KV cache is not a plain DynamicCache (a sliding window?); "
@@ -348,5 +358,7 @@ class Engine:
             "prefix_cache_tokens": self.prefix_cache.max_tokens if self.prefix_cache is not None else 0,
             "request_timeout_s": self.request_timeout,
             "threads": self.threads,
+            "packed_linears": self.packed_linears,
+            "packed_linears_why_not": self.unpacked_why if not self.packed_linears else None,
             "version": __version__,
         }

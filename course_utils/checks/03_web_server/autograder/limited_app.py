@@ -165,20 +165,38 @@ def test_bad_body_never_reaches_the_model(make_app):
 
 @test_case(points=None, hidden=True)
 def test_many_requests_at_the_same_moment(make_app):
+    import asyncio
     import threading
     import time
     from fastapi.testclient import TestClient
     from course_utils.exercises import answered, within
     assert answered(make_app), 'write make_app(generate_text, max_concurrent) in the cell above'
     your_code = make_app.__code__.co_filename
+    arrived, started = (threading.Barrier(9), set())
 
     def pause_between_lines(frame, event, arg):
-        """Before each line of the learner's code, 1 ms in which other threads run: a race that the
-        GIL almost never shows (a count checked, then increased) shows at once."""
-        if frame.f_code.co_filename != your_code:
-            return None
-        if event == 'line':
+        """Before each line of the learner's code, a pause in which other threads run: a race that the
+        GIL almost never shows (a count checked, then increased) shows every time. A request handled
+        on a thread of its own (a plain `def` endpoint) first waits for the other eight to reach
+        your code too, then pauses 50 ms before each line: longer than a busy machine takes to wake
+        the nine, so all of them check a count before any has increased it. On the event loop's
+        thread (`async def`) the pause is 1 ms."""
+        if frame.f_code.co_filename != your_code or event != 'line':
+            return pause_between_lines if frame.f_code.co_filename == your_code else None
+        try:
+            asyncio.get_running_loop()
             time.sleep(0.001)
+            return pause_between_lines
+        except RuntimeError:
+            pass
+        me = threading.get_ident()
+        if me not in started and me != maker[0]:
+            started.add(me)
+            try:
+                arrived.wait(2)
+            except threading.BrokenBarrierError:
+                pass
+        time.sleep(0.05)
         return pause_between_lines
     running, peak, count = ([0], [0], threading.Lock())
     holds, let_all_go = ([], threading.Event())
@@ -200,8 +218,10 @@ def test_many_requests_at_the_same_moment(make_app):
         deadline = time.monotonic() + seconds
         while not condition() and time.monotonic() < deadline:
             time.sleep(0.02)
+    maker = [None]
 
     def run():
+        maker[0] = threading.get_ident()
         answers, gate = ({}, threading.Barrier(9))
         with TestClient(make_app(held_model, 3), raise_server_exceptions=False) as client:
 
