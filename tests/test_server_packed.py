@@ -48,18 +48,31 @@ def test_a_model_that_cannot_be_packed_is_left_as_it_is(tiny_model_and_tokenizer
     assert not any(type(m) is PackedLinear for m in model.modules())
 
 
-def test_the_engine_packs_and_says_so(tiny_dir, bf16_model):
+def test_the_engine_packs_on_one_thread_and_says_so(tiny_dir, bf16_model):
     from course_utils.server.engine import Engine
 
-    engine = Engine(str(tiny_dir), dtype=torch.bfloat16, prefix_cache_tokens=0)
-    plain = Engine(str(tiny_dir), dtype=torch.bfloat16, prefix_cache_tokens=0, pack_weights=False)
+    before = torch.get_num_threads()  # an Engine's threads are the whole process's
+    engines = []
     try:
-        info, plain_info = engine.info(), plain.info()
-        assert info["packed_linears"] == linear_count(bf16_model) and info["packed_linears_why_not"] is None
-        assert plain_info["packed_linears"] == 0
-        assert plain_info["packed_linears_why_not"] == "pack_weights=False"
+        one = Engine(str(tiny_dir), dtype=torch.bfloat16, prefix_cache_tokens=0, threads=1)
+        engines.append(one)
+        assert one.info()["packed_linears"] == linear_count(bf16_model)
+        assert one.info()["packed_linears_why_not"] is None
+        two = Engine(str(tiny_dir), dtype=torch.bfloat16, prefix_cache_tokens=0, threads=2)
+        engines.append(two)
+        assert two.info()["packed_linears"] == 0, "on two threads packing was slower: not by default"
+        assert two.info()["packed_linears_why_not"].startswith("2 compute threads")
+        forced = Engine(str(tiny_dir), dtype=torch.bfloat16, prefix_cache_tokens=0, threads=2,
+                        pack_weights=True)
+        plain = Engine(str(tiny_dir), dtype=torch.bfloat16, prefix_cache_tokens=0, threads=1,
+                       pack_weights=False)
+        engines += [forced, plain]
+        assert forced.info()["packed_linears"] == linear_count(bf16_model)
+        assert plain.info()["packed_linears"] == 0
+        assert plain.info()["packed_linears_why_not"] == "pack_weights=False"
         prompt = "Hello there"
-        assert engine.generate(prompt)["ids"] == plain.generate(prompt)["ids"]
+        assert one.generate(prompt)["ids"] == plain.generate(prompt)["ids"]
     finally:
-        engine.close()
-        plain.close()
+        for engine in engines:
+            engine.close()
+        torch.set_num_threads(before)

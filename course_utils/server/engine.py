@@ -87,8 +87,11 @@ class Engine:
     default: every core this process may use), so that a stray ``OMP_NUM_THREADS=1`` left by a
     test run cannot slow it down unseen; ``/info`` reports it.
     ``pack_weights``: on a CPU with a bfloat16 model, pack each linear layer's weight once for
-    oneDNN (``packed.py``: the same results; a step 2.1x faster on one thread, 1.03x on two);
-    ``/info`` reports how many layers were packed (``packed_linears``) or why none were.
+    oneDNN (``packed.py``: the same results). ``None`` (the default) packs when the engine computes
+    on one thread, where it pays (a one-row step 78.0 ms as loaded, 37.1 packed); on two threads the
+    server was slower packed (14.5 against 21.1-22.5 tokens/s at 1 client), so there it does not;
+    ``True`` and ``False`` decide. ``/info`` reports how many layers were packed
+    (``packed_linears``) or why none were.
     """
 
     def __init__(
@@ -107,7 +110,7 @@ class Engine:
         max_prefill_tokens: int = 2048,
         prefix_cache_tokens: int = DEFAULT_PREFIX_CACHE_TOKENS,
         threads: int | None = None,
-        pack_weights: bool = True,
+        pack_weights: bool | None = None,
     ) -> None:
         import torch
 
@@ -136,7 +139,10 @@ class Engine:
         self.tokenizer = load_tokenizer(self.model_id)
         self.model = load_model(self.model_id, dtype=self.dtype).to(self.device).eval()
         self.packed_linears, self.unpacked_why = 0, "pack_weights=False"
-        if pack_weights:
+        if pack_weights is None and self.threads != 1:
+            self.unpacked_why = (f"{self.threads} compute threads: packing pays on one "
+                                 "(pack_weights=True forces it)")
+        elif pack_weights is not False:
             from .packed import can_pack, pack_linears
 
             self.unpacked_why = can_pack(self.model)

@@ -13,8 +13,12 @@ request); a prompt's many rows (prefill) keep ``F.linear``.
 Measured (medians of 40 steps): on one compute thread a step of one row took 78.0 ms as loaded
 and 37.1 ms packed (2.10x), of 16 rows 108.8 and 86.5 ms (1.26x); on two threads 37.7 and
 36.6 ms (1.03x), 75.6 and 74.2 ms: two threads hide most of the reordering, packed one thread is
-as fast as two. The results are the same bits as ``F.linear``'s (checked on each layer when it is
-packed: a layer whose packed product differs is left as it was), so greedy answers do not change.
+as fast as two. In the server (1 client, 20 s) two threads were slower packed (13.7-14.5 tokens/s
+against 21.1-22.6 as loaded), one thread faster (18.1-19.8 against 13.7): the engine packs by
+default only when it computes on one thread (``Engine(pack_weights=None)``).
+
+The results are the same bits as ``F.linear``'s (checked on each layer when it is packed: a layer
+whose packed product differs is left as it was), so greedy answers do not change.
 
 Written here because PyTorch offers this only inside ``torch.compile`` (minutes of compilation on
 a 2-core CPU) and transformers not at all. The packed copies take as much memory again as the
