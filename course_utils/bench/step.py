@@ -73,13 +73,13 @@ def profile_step(engine, rows: int, steps: int = STEPS, top: int = 6) -> dict:
     ops = [(e.key, e.self_cpu_time_total / 10 / 1000, e.self_cpu_time_total / total, e.count // 10)
            for e in events[:top]]
     result = {name: statistics.median(values) * 1000 for name, values in times.items()}
-    return {**result, "step": sum(result.values()), "ops": ops}
+    return {**result, "step": sum(result.values()), "steps": steps, "ops": ops}
 
 
 def report(label: str, rows: int, measured: dict) -> list[str]:
     lines = [f"{label}, {rows} row(s): step {measured['step']:.1f} ms = forward {measured['forward']:.1f}"
              f" + sampling {measured['sample']:.2f} + hand-over {measured['accept']:.2f} "
-             f"(medians of {STEPS} steps; {rows * 1000 / measured['step']:.1f} tokens/s)"]
+             f"(medians of {measured['steps']} steps; {rows * 1000 / measured['step']:.1f} tokens/s)"]
     for name, ms, share, calls in measured["ops"]:
         lines.append(f"    {name:<52} {ms:7.2f} ms per step ({share:4.0%}), {calls} calls")
     return lines

@@ -89,7 +89,7 @@ class Engine:
     ``pack_weights``: on a CPU with a bfloat16 model, pack each linear layer's weight once for
     oneDNN (``packed.py``: the same results). ``None`` (the default) packs when the engine computes
     on one thread, where it pays (a one-row step 78.0 ms as loaded, 37.1 packed); on two threads the
-    server was slower packed (14.5 against 21.1-22.5 tokens/s at 1 client), so there it does not;
+    server was slower packed (13.7-14.5 against 21.1-22.6 tokens/s at 1 client), so there it does not;
     ``True`` and ``False`` decide. ``/info`` reports how many layers were packed
     (``packed_linears``) or why none were.
     """
@@ -145,8 +145,8 @@ class Engine:
         elif pack_weights is not False:
             from .packed import can_pack, pack_linears
 
-            self.unpacked_why = can_pack(self.model)
             self.packed_linears = pack_linears(self.model)
+            self.unpacked_why = can_pack(self.model) or "no layer gave the same bits packed"
         if not Batch.supports(self.model):
             raise ValueError(
                 f"{self.model_id}: its KV cache is not a plain DynamicCache (a sliding window?); "
