@@ -1,13 +1,17 @@
-"""Where one decoding step of the course's engine spends its time, before and after packing.
+"""Where one decoding step of the course's engine spends its time: transformers' forward, packed,
+and the engine's own ``DecodeStep``.
 
 ``python -m course_utils.bench.step [--rows 1 16] [--threads N] [--dtype bfloat16]`` loads the
-course model as the server does, puts ``rows`` requests in a running batch (``server/step.py``)
-and times, over 40 steps each: the model's forward pass (``Batch.decode``), the sampler
-(``Sampler.sample``) and the hand-over of each token (``Row.accept``); then PyTorch's profiler
-gives the operations that took the most time. It does this with the weights as loaded, then again
-after ``pack_linears`` (``server/packed.py``) on the same model, and prints the machine's
-bandwidth ceiling for one stream beside the step time (``benchmark.bandwidth_ceiling``). Run it
-on idle cores: another busy process changes every figure.
+course model as the server does, puts ``rows`` requests in a running batch (``server/step.py``;
+prompts of different lengths, so rows have padding as in a server's batch) and times, over 40
+steps each: the forward pass (``Batch.decode``), the sampler (``Sampler.sample``) and the
+hand-over of each token (``Row.accept``); then PyTorch's profiler gives the operations that took
+the most time. It does this three times on the same model: through ``model(...)`` with the
+weights as loaded, through ``model(...)`` after ``pack_linears`` (``server/packed.py``), and
+through the engine's ``DecodeStep`` (``server/decode.py``, what the server runs); it checks that
+the three give the same logits, and prints the machine's bandwidth ceiling for one stream beside
+the step time (``benchmark.bandwidth_ceiling``). Run it on idle cores: another busy process
+changes every figure.
 """
 
 from __future__ import annotations
@@ -26,21 +30,23 @@ def _batch(engine, rows: int):
     from ..server.step import Batch, Row
 
     worker = engine._worker
-    prompt = engine.tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Tell me a long story about a cat."}], tokenize=False,
-        add_generation_prompt=True)
-    ids = engine.tokenizer(prompt)["input_ids"]
-    made = [Row(Request(list(ids), SamplingParams(max_new_tokens=10**6), Channel()), engine.tokenizer,
-                engine.model.device, worker.eos_ids, worker.special_ids) for _ in range(rows)]
+    made = []
+    for i in range(rows):  # prompts of different lengths: padding, as in a server's running batch
+        prompt = engine.tokenizer.apply_chat_template(
+            [{"role": "user", "content": "Tell me a long story about a cat" + " and a dog" * (i % 4)}],
+            tokenize=False, add_generation_prompt=True)
+        ids = engine.tokenizer(prompt)["input_ids"]
+        made.append(Row(Request(list(ids), SamplingParams(max_new_tokens=10**6), Channel()),
+                        engine.tokenizer, engine.model.device, worker.eos_ids, worker.special_ids))
     batch, logits = Batch.prefill(engine.model, made, worker.pad_id)
     batch.set_next(worker.sampler.sample(logits, [row.state for row in batch.rows]))
     return batch
 
 
-def _one_step(engine, batch, times: dict | None = None) -> None:
+def _one_step(engine, batch, times: dict | None = None, step=None, model=None):
     sampler = engine._worker.sampler
     started = time.perf_counter()
-    logits = batch.decode(engine.model)
+    logits = batch.decode(model if model is not None else engine.model, step)
     decoded = time.perf_counter()
     choices = sampler.sample(logits, [row.state for row in batch.rows])
     batch.set_next(choices)
@@ -51,29 +57,56 @@ def _one_step(engine, batch, times: dict | None = None) -> None:
         for name, seconds in (("forward", decoded - started), ("sample", sampled - decoded),
                               ("accept", time.perf_counter() - sampled)):
             times.setdefault(name, []).append(seconds)
+    return logits
 
 
-def profile_step(engine, rows: int, steps: int = STEPS, top: int = 6) -> dict:
-    """Median milliseconds of each part of a step, and the ``top`` operations by time per step."""
+def profile_step(engine, rows: int, steps: int = STEPS, top: int = 6, step=None, model=None) -> dict:
+    """Median milliseconds of each part of a step, and the ``top`` operations by time per step.
+
+    ``step``: a ``DecodeStep`` to decode with (None: ``model(...)``); ``model``: the model to decode
+    with (default: the engine's). ``first_logits``: the logits of the first step, to compare ways
+    of decoding."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     with torch.inference_mode():
         batch = _batch(engine, rows)
-        for _ in range(5):  # warm-up
-            _one_step(engine, batch)
+        first = _one_step(engine, batch, step=step, model=model)
+        for _ in range(4):  # warm-up
+            _one_step(engine, batch, step=step, model=model)
         times: dict = {}
         for _ in range(steps):
-            _one_step(engine, batch, times)
+            _one_step(engine, batch, times, step, model)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(10):
-                _one_step(engine, batch)
+                _one_step(engine, batch, step=step, model=model)
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events) or 1
     ops = [(e.key, e.self_cpu_time_total / 10 / 1000, e.self_cpu_time_total / total, e.count // 10)
            for e in events[:top]]
     result = {name: statistics.median(values) * 1000 for name, values in times.items()}
-    return {**result, "step": sum(result.values()), "steps": steps, "ops": ops}
+    return {**result, "step": sum(result.values()), "steps": steps, "ops": ops, "first_logits": first}
+
+
+def compare_steps(engine, rows: int, ways: dict, steps: int = 60) -> dict:
+    """Median milliseconds of the forward pass of a step for each way, the ways measured in turn:
+    one step of each, then again, so that the machine's drift (on a shared host its speed changes
+    from minute to minute) falls on all of them alike. ``ways``: label -> (model, ``DecodeStep`` or
+    None)."""
+    import torch
+
+    with torch.inference_mode():
+        batches = {label: _batch(engine, rows) for label in ways}
+        times: dict = {label: [] for label in ways}
+        for i in range(steps + 5):  # the first 5: warm-up
+            for label, (model, step) in ways.items():
+                batch = batches[label]
+                started = time.perf_counter()
+                logits = batch.decode(model, step)
+                if i >= 5:
+                    times[label].append(time.perf_counter() - started)
+                batch.last = logits.argmax(-1)
+    return {label: statistics.median(values) * 1000 for label, values in times.items()}
 
 
 def report(label: str, rows: int, measured: dict) -> list[str]:
@@ -86,9 +119,12 @@ def report(label: str, rows: int, measured: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import copy
+
     import torch
 
     from ..models import resolve_model
+    from ..server.decode import DecodeStep
     from ..server.engine import Engine
     from ..server.packed import can_pack, pack_linears
     from .benchmark import bandwidth_ceiling
@@ -101,26 +137,45 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = resolve_model().path
     engine = Engine(model, dtype=getattr(torch, args.dtype), threads=args.threads, pack_weights=False,
-                    prefix_cache_tokens=0)
+                    prefix_cache_tokens=0, fast_decode=False)
     engine.close()  # this drives the model itself
     ceiling = bandwidth_ceiling(model, args.dtype, engine.threads)
     print(f"{model} in {args.dtype}, {engine.threads} compute threads; one stream's ceiling "
           f"{ceiling['ceiling_tok_s']:.0f} tokens/s ({1000 / ceiling['ceiling_tok_s']:.1f} ms per token: "
           f"{ceiling['weight_bytes'] / 1e6:.0f} MB of weights at {ceiling['read_gb_s']:.1f} GB/s)")
-    before = {rows: profile_step(engine, rows) for rows in args.rows}
-    packed = pack_linears(engine.model)
-    after = {rows: profile_step(engine, rows) for rows in args.rows} if packed else {}
-    for rows in args.rows:
-        print("\n".join(report("weights as loaded", rows, before[rows])))
-        if packed:
-            print("\n".join(report(f"{packed} linear layers packed", rows, after[rows])))
-            print(f"-> packing: {before[rows]['step'] / after[rows]['step']:.2f}x faster per step")
-    if not packed:
+    ways = {"model(...), weights as loaded": (engine.model, None)}
+    packed_model = copy.deepcopy(engine.model)
+    packed = pack_linears(packed_model)
+    if packed:
+        ways[f"model(...), {packed} linear layers packed"] = (packed_model, None)
+    else:
         print(f"nothing packed: {can_pack(engine.model) or 'no layer gave the same bits packed'}")
-    if 1 in args.rows:
-        best = after.get(1, before[1])["step"]
-        print(f"one stream: {1000 / best:.1f} tokens/s, {1000 / best / ceiling['ceiling_tok_s']:.0%} of the "
-              "bandwidth ceiling")
+    why = DecodeStep.why_not(engine.model)
+    if why is None:
+        step = DecodeStep(engine.model)
+        ways[f"DecodeStep ({step.fused} fused, {step.packed} packed of {step.projections} products)"] = (
+            engine.model, step)
+    else:
+        print(f"no DecodeStep: {why}")
+    best = {}
+    for rows in args.rows:
+        print(f"\n{rows} row(s): the forward pass, the ways in turn step by step (medians of 60 steps):")
+        medians = compare_steps(engine, rows, ways)
+        first = next(iter(medians.values()))
+        for label, ms in medians.items():
+            print(f"    {label:<60} {ms:6.1f} ms  ({first / ms:.2f}x the first)")
+        best[rows] = min(medians.values())
+        profiles = {label: profile_step(engine, rows, step=step, model=way_model)
+                    for label, (way_model, step) in ways.items()}
+        print("  each way profiled (one after another):")
+        reference = next(iter(profiles.values()))["first_logits"]
+        for label, measured in profiles.items():
+            print("\n".join("    " + line for line in report(label, rows, measured)))
+            same = torch.equal(measured["first_logits"], reference)
+            print(f"    -> logits {'the same bits as the first' if same else 'DIFFERENT from the first'}")
+    if 1 in best:
+        print(f"\none stream, the fastest forward pass: {1000 / best[1]:.1f} tokens/s, "
+              f"{1000 / best[1] / ceiling['ceiling_tok_s']:.0%} of the bandwidth ceiling")
     return 0
 
 

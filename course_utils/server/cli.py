@@ -93,6 +93,14 @@ def parser() -> argparse.ArgumentParser:
         "results): auto (default) with one compute thread, where a decoding step is 2.1x faster; "
         "on two it was slower. /info says whether they were",
     )
+    p.add_argument(
+        "--fast-decode",
+        choices=("auto", "off"),
+        default="auto",
+        help="decoding steps through the engine's own DecodeStep (the same logits as the model's "
+        "forward, without transformers' overhead): auto (default) for a Llama-like model; off: "
+        "the model's forward. /info says which",
+    )
     p.add_argument("--api-key", help="require `Authorization: Bearer KEY` (default: no key)")
     p.add_argument(
         "--max-body-bytes",
@@ -137,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             request_timeout=args.request_timeout,
             threads=args.threads,
             pack_weights={"auto": None, "on": True, "off": False}[args.pack_weights],
+            fast_decode=None if args.fast_decode == "auto" else False,
         )
     except ModelNotAvailable as err:
         print(f"error: {err}")
@@ -145,13 +154,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}")
         return 2
     log.info(
-        "model %s loaded in %.1f s (%s scheduler, %d compute threads, %s)",
+        "model %s loaded in %.1f s (%s scheduler, %d compute threads, %s, decoding steps: %s)",
         engine.model_id,
         time.perf_counter() - started,
         engine.scheduler,
         engine.threads,
         f"{engine.packed_linears} linear layers packed" if engine.packed_linears
         else f"weights not packed: {engine.unpacked_why}",
+        "DecodeStep" if engine.decode_step is not None else f"model(...): {engine.decode_why_not}",
     )
     app = (
         create_naive_app(engine)

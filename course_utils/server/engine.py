@@ -37,6 +37,7 @@ benchmark" has the figures of each part).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import queue
 import threading
@@ -70,6 +71,30 @@ MAX_NEW_TOKENS_LIMIT = 512
 SCHEDULERS = ("step", "static")
 
 
+@contextlib.contextmanager
+def serial_here(threads: int):
+    """Compute on one thread in this block, then set ``threads`` again for threads started after.
+
+    Why: OpenMP (GNU libgomp, PyTorch's on Linux) gives each thread that computes in parallel a team
+    of its own; once two teams exist (the one that loaded the model and the worker's) there are
+    more OpenMP threads than cores, and then an idle team member spins 100 times instead of 300,000
+    before it sleeps (libgomp's manual, ``GOMP_SPINCOUNT``), so each of the ~1,000 parallel
+    operations of a decoding step waits for a sleeping thread to wake. Measured on
+    the course's 2-core CPU (one row, bfloat16, two threads, medians of 35 steps): the worker's
+    step 22.7-23.6 ms while no other thread had computed, 37.8-41.3 ms after the main thread had
+    run one parallel operation. Loading the model on one thread creates no team; the worker thread,
+    started after, computes on ``threads`` (``tests/test_server_decode.py`` checks that the setting
+    comes back; the time is measured, not tested).
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class Engine:
     """The model, the tokenizer, admission, and the worker thread that batches requests.
 
@@ -82,16 +107,23 @@ class Engine:
     ``prefix_cache_tokens``: prompt positions whose keys and values are kept for later prompts that
     begin the same way (``prefix.py``; default 2048, about 90 MiB for the course model in float32);
     0 turns prefix caching off.
-    ``threads``: PyTorch's compute threads, set for the whole process (``torch.set_num_threads``);
+    ``threads``: PyTorch's compute threads, set for the whole process (``torch.set_num_threads``;
+    the model is loaded on one, ``serial_here`` says why);
     ``None`` keeps the process's setting. The server's command line always sets it (``--threads``,
     default: every core this process may use), so that a stray ``OMP_NUM_THREADS=1`` left by a
     test run cannot slow it down unseen; ``/info`` reports it.
     ``pack_weights``: on a CPU with a bfloat16 model, pack each linear layer's weight once for
     oneDNN (``packed.py``: the same results). ``None`` (the default) packs when the engine computes
     on one thread, where it pays (a one-row step 78.0 ms as loaded, 37.1 packed); on two threads the
-    server was slower packed (13.7-14.5 against 21.1-22.6 tokens/s at 1 client), so there it does not;
-    ``True`` and ``False`` decide. ``/info`` reports how many layers were packed
-    (``packed_linears``) or why none were.
+    server was slower packed (13.7-14.5 against 21.1-22.6 tokens/s at 1 client, measured before the
+    model was loaded on one thread: ``serial_here``), so there it does not; ``True`` and ``False``
+    decide. With ``DecodeStep`` (below) it matters for prompts only: the step packs its own.
+    ``/info`` reports how many layers were packed (``packed_linears``) or why none were.
+    ``fast_decode``: decoding steps through the engine's own ``DecodeStep`` (``decode.py``: the same
+    logits as ``model(...)`` but where ``step.Batch.decode`` says, without transformers' per-call
+    overhead; its weights packed unless ``pack_weights=False``). ``None`` (the default) when the
+    model is one it covers (Llama-like, on a CPU), ``True`` requires it, ``False`` keeps
+    ``model(...)``. ``/info``: ``decode_step`` and why not.
     """
 
     def __init__(
@@ -111,6 +143,7 @@ class Engine:
         prefix_cache_tokens: int = DEFAULT_PREFIX_CACHE_TOKENS,
         threads: int | None = None,
         pack_weights: bool | None = None,
+        fast_decode: bool | None = None,
     ) -> None:
         import torch
 
@@ -137,16 +170,18 @@ class Engine:
         self.device = device or pick_device()
         self.dtype = dtype or pick_dtype(self.device)
         self.tokenizer = load_tokenizer(self.model_id)
-        self.model = load_model(self.model_id, dtype=self.dtype).to(self.device).eval()
-        self.packed_linears, self.unpacked_why = 0, "pack_weights=False"
-        if pack_weights is None and self.threads != 1:
-            self.unpacked_why = (f"{self.threads} compute threads: packing pays on one "
-                                 "(pack_weights=True forces it)")
-        elif pack_weights is not False:
-            from .packed import can_pack, pack_linears
+        with serial_here(self.threads):
+            self.model = load_model(self.model_id, dtype=self.dtype).to(self.device).eval()
+            self.packed_linears, self.unpacked_why = 0, "pack_weights=False"
+            if pack_weights is None and self.threads != 1:
+                self.unpacked_why = (f"{self.threads} compute threads: packing pays on one "
+                                     "(pack_weights=True forces it)")
+            elif pack_weights is not False:
+                from .packed import can_pack, pack_linears
 
-            self.packed_linears = pack_linears(self.model)
-            self.unpacked_why = can_pack(self.model) or "no layer gave the same bits packed"
+                self.packed_linears = pack_linears(self.model)
+                self.unpacked_why = can_pack(self.model) or "no layer gave the same bits packed"
+            self.decode_step, self.decode_why_not = self._decode_step(fast_decode, pack_weights)
         if not Batch.supports(self.model):
             raise ValueError(
                 f"{self.model_id}: its KV cache is not a plain DynamicCache (a sliding window?); "
@@ -176,11 +211,24 @@ class Engine:
         self.grammars = Grammars(self.tokenizer)
         self._worker = Worker(
             self.model, self.tokenizer, policy, pad_id=pad, eos_ids=eos_ids - {None}, release=self._release,
-            prefixes=self.prefix_cache, grammars=self.grammars,
+            prefixes=self.prefix_cache, grammars=self.grammars, decode_step=self.decode_step,
         )
         self.created = time.time()
         self._thread = threading.Thread(target=self._worker.run, daemon=True, name="engine-worker")
         self._thread.start()
+
+    def _decode_step(self, fast_decode: bool | None, pack_weights: bool | None):
+        """The engine's own decoding step (``decode.py``) and why not, per ``fast_decode``."""
+        from .decode import DecodeStep
+
+        if fast_decode is False:
+            return None, "fast_decode=False"
+        why = DecodeStep.why_not(self.model)
+        if why is not None:
+            if fast_decode:
+                raise ValueError(f"fast_decode=True, but {why}; leave fast_decode out to use model(...)")
+            return None, why
+        return DecodeStep(self.model, pack=None if pack_weights is None else pack_weights), None
 
     # ------------------------------------------------------------ state
     @property
@@ -366,5 +414,10 @@ class Engine:
             "threads": self.threads,
             "packed_linears": self.packed_linears,
             "packed_linears_why_not": self.unpacked_why if not self.packed_linears else None,
+            "decode_step": "course" if self.decode_step is not None else "transformers",
+            "decode_step_why_not": self.decode_why_not,
+            "decode_projections": None if self.decode_step is None else {
+                "total": self.decode_step.projections, "fused": self.decode_step.fused,
+                "packed": self.decode_step.packed},
             "version": __version__,
         }

@@ -11,7 +11,8 @@ token. Then:
   from the prefix cache instead (``prefix.py``);
 - ``merge(other)`` puts two batches together: the shorter one's cache and mask get padding on the
   left, then both are concatenated along the batch dimension;
-- ``decode()`` runs one step for every row: one token in, the logits of the next one out;
+- ``decode()`` runs one step for every row: one token in, the logits of the next one out (through
+  ``model(...)``, or the same arithmetic without transformers' overhead: ``decode.py``);
 - ``keep(indices)`` drops the rows that ended (``batch_select_indices`` on the cache), then the
   columns that only padding still uses.
 
@@ -89,6 +90,7 @@ class Batch:
         self.mask = None  # [rows, length]: 1 for a real token, 0 for left padding
         self.positions = None  # [rows]: the position of each row's next token
         self.last = None  # [rows]: each row's last token, the next step's input
+        self.alone = True  # one request, computed alone since its prefill: generate()'s own bits
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -132,6 +134,7 @@ class Batch:
         ids, mask = ids.to(device), mask.to(device)
         batch = cls()
         batch.rows, batch.mask, batch.cache = list(rows), mask, new_cache(model)
+        batch.alone = len(rows) == 1
         if reused:
             _fill(batch.cache, found, reused)
         out = model(
@@ -157,20 +160,29 @@ class Batch:
                       for layer in self.cache.layers]
             prefixes.store(row.request.prompt_ids, layers)
 
-    def decode(self, model):
-        """One step for every row: returns the logits of each row's next token (``[rows, vocab]``)."""
+    def decode(self, model, step=None):
+        """One step for every row: returns the logits of each row's next token (``[rows, vocab]``).
+
+        ``step``: a ``decode.DecodeStep`` for ``model``, faster; None: ``model(...)``. The same logits
+        as ``model(...)``, but for rows that have shared a batch and no longer need padding: there
+        ``DecodeStep`` keeps the faster attention of padded batches (``exact=False``, see
+        ``decode.py``), as their answers already left ``generate()``'s rounding when they were padded.
+        """
         import torch
 
         self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
-        out = model(
-            input_ids=self.last[:, None],
-            attention_mask=self.mask,
-            position_ids=self.positions[:, None],
-            past_key_values=self.cache,
-            use_cache=True,
-        )
+        if step is not None:
+            logits = step(self.last, self.mask, self.positions, self.cache, exact=self.alone)
+        else:
+            logits = model(
+                input_ids=self.last[:, None],
+                attention_mask=self.mask,
+                position_ids=self.positions[:, None],
+                past_key_values=self.cache,
+                use_cache=True,
+            ).logits[:, -1]
         self.positions = self.positions + 1
-        return out.logits[:, -1]
+        return logits
 
     def set_next(self, choices: list[Choice]) -> None:
         import torch
@@ -199,6 +211,7 @@ class Batch:
         self.positions = torch.cat([self.positions, other.positions])
         self.last = torch.cat([self.last, other.last])
         self.rows += other.rows
+        self.alone = False
 
     def keep(self, indices: list[int]) -> None:
         """Keep only the rows at ``indices``; then drop the columns where every row has padding."""

@@ -34,8 +34,9 @@ log = logging.getLogger("course_utils.server")
 
 class Worker:
     def __init__(self, model, tokenizer, policy, *, pad_id: int, eos_ids: set[int], release,
-                 prefixes: PrefixCache | None = None, grammars=None) -> None:
+                 prefixes: PrefixCache | None = None, grammars=None, decode_step=None) -> None:
         self.model, self.tokenizer, self.policy, self.prefixes = model, tokenizer, policy, prefixes
+        self.decode_step = decode_step  # ``decode.DecodeStep`` for the model, or None: ``model(...)``
         self.grammars = grammars  # structured output (``grammar.Grammars``)
         self.pad_id, self.eos_ids, self.release = pad_id, eos_ids, release
         self.special_ids = set(tokenizer.all_special_ids)
@@ -116,7 +117,7 @@ class Worker:
         self.batch.merge(new)
 
     def _step(self, rows: list[Row]) -> None:
-        logits = self.batch.decode(self.model)
+        logits = self.batch.decode(self.model, self.decode_step)
         self._advance(self.batch, logits)
         if self.on_step is not None:
             self.on_step(len(rows))
