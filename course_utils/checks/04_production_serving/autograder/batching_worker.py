@@ -330,19 +330,19 @@ def test_max_wait(BatchingWorker):
             return torch.cat([ids, new], dim=1)
     tokenizer = load_tokenizer(tiny_model_path())
     model = FakeLM(tokenizer)
-    worker = within(3, BatchingWorker, model, tokenizer, max_batch_size=8, max_wait=0.9, hint='BatchingWorker(...) must return at once: start the loop in a daemon thread')
+    worker = within(3, BatchingWorker, model, tokenizer, max_batch_size=8, max_wait=1.5, hint='BatchingWorker(...) must return at once: start the loop in a daemon thread')
     start = time.monotonic()
     first = worker.submit('First comes first.', 2)
-    time.sleep(0.45)
+    time.sleep(0.6)
     second = worker.submit('Second, soon after.', 2)
-    time.sleep(max(0.0, 1.15 - (time.monotonic() - start)))
+    time.sleep(max(0.0, 1.9 - (time.monotonic() - start)))
     third = worker.submit('Third, too late.', 2)
-    within(10, lambda: [f.result() for f in (first, second, third)], hint='a request never got its result: max_wait is in seconds (0.9 here)')
+    within(10, lambda: [f.result() for f in (first, second, third)], hint='a request never got its result: max_wait is in seconds (1.5 here)')
     batches = [sorted(c['texts']) for c in model.calls]
-    assert batches and 'Second, soon after.' in batches[0], 'wait for more requests: one that arrives 0.45 s after the first, with max_wait 0.9 s, joins its batch'
-    assert 'Third, too late.' not in batches[0], "max_wait counts from the batch's first request: a request 1.15 s after it (max_wait 0.9 s) goes to the next batch. (queue.get(timeout=max_wait) in a loop restarts the wait at every arrival: compute one deadline per batch)"
+    assert batches and 'Second, soon after.' in batches[0], 'wait for more requests: one that arrives 0.6 s after the first, with max_wait 1.5 s, joins its batch'
+    assert 'Third, too late.' not in batches[0], "max_wait counts from the batch's first request: a request 1.9 s after it (max_wait 1.5 s) goes to the next batch. (queue.get(timeout=max_wait) in a loop restarts the wait at every arrival: compute one deadline per batch)"
     waited = model.calls[0]['time'] - start
-    assert waited < 0.9 + 0.4, f'the batch started {waited:.2f} s after its first request; max_wait is 0.9 s'
+    assert waited < 1.5 + 0.6, f'the batch started {waited:.2f} s after its first request; max_wait is 1.5 s'
     full = within(3, BatchingWorker, model, tokenizer, max_batch_size=2, max_wait=3.0, hint='BatchingWorker(...) must return at once')
     model.calls.clear()
     start = time.monotonic()
