@@ -3,13 +3,14 @@ and the engine's own ``DecodeStep``.
 
 ``python -m course_utils.bench.step [--rows 1 16] [--threads N] [--dtype bfloat16]`` loads the
 course model as the server does, puts ``rows`` requests in a running batch (``server/step.py``;
-prompts of different lengths, so rows have padding as in a server's batch) and times, over 40
-steps each: the forward pass (``Batch.decode``), the sampler (``Sampler.sample``) and the
-hand-over of each token (``Row.accept``); then PyTorch's profiler gives the operations that took
-the most time. It does this three times on the same model: through ``model(...)`` with the
-weights as loaded, through ``model(...)`` after ``pack_linears`` (``server/packed.py``), and
-through the engine's ``DecodeStep`` (``server/decode.py``, what the server runs); it checks that
-the three give the same logits, and prints the machine's bandwidth ceiling for one stream beside
+prompts of different lengths, so rows have padding as in a server's batch) and compares three ways
+of decoding on the same weights: ``model(...)`` as loaded, ``model(...)`` on a copy after
+``pack_linears`` (``server/packed.py``), and the engine's ``DecodeStep`` (``server/decode.py``,
+what the server runs). First the forward passes of the three in turn, step by step, 60 steps each
+(``compare_steps``: the machine's drift falls on all alike); then each way alone over 40 steps,
+timed in parts (the forward pass ``Batch.decode``, the sampler ``Sampler.sample``, the hand-over
+``Row.accept``) with PyTorch's profiler naming the heaviest operations (``profile_step``). It
+checks that the three give the same logits, and prints the machine's bandwidth ceiling for one stream beside
 the step time (``benchmark.bandwidth_ceiling``). Run it on idle cores: another busy process
 changes every figure.
 """

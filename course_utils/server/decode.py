@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 from transformers.integrations.sdpa_attention import use_gqa_in_sdpa
 
-from .packed import PACKED_MAX_ROWS, can_pack
+from .packed import PACKED_MAX_ROWS, can_pack, linear_packed, reorder
 
 LAYER_CLASSES = ("LlamaDecoderLayer", "LlamaAttention", "LlamaMLP", "LlamaRMSNorm")
 PROBE_ROWS = (1, 2, 3, 8, 16, PACKED_MAX_ROWS)  # rows a decoding step may have
@@ -62,11 +62,11 @@ class Projection:
         fused = torch.cat(weights) if len(weights) > 1 else weights[0]
         candidates = []
         if pack:
-            candidates.append(("packed", [_reorder(fused)]))
+            candidates.append(("packed", [reorder(fused)]))
         candidates.append(("plain", [fused]))
         if len(weights) > 1:
             if pack:
-                candidates.append(("packed", [_reorder(w) for w in weights]))
+                candidates.append(("packed", [reorder(w) for w in weights]))
             candidates.append(("plain", list(weights)))
         for kind, parts in candidates:
             self.kind, self.parts = kind, parts
@@ -79,7 +79,7 @@ class Projection:
         if self.kind == "plain":
             return [F.linear(x, p) for p in self.parts]
         if x.numel() // x.shape[-1] <= PACKED_MAX_ROWS:
-            return [torch.ops.mkldnn._linear_pointwise(x, p, None, "none", [], "") for p in self.parts]
+            return [linear_packed(x, p) for p in self.parts]
         return [F.linear(x, w) for w in self.weights]  # many rows: as fast unpacked, the reference
 
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -109,10 +109,6 @@ class Projection:
         return True
 
 
-def _reorder(weight: torch.Tensor) -> torch.Tensor:
-    return torch.ops.mkldnn._reorder_linear_weight(weight, 1)
-
-
 def fold_heads(query: torch.Tensor, kv_heads: int) -> torch.Tensor:
     """``[rows, heads, 1, dim]`` -> ``[rows, kv_heads, heads // kv_heads, dim]``: the query heads that
     share a key and value head become that head's "queries" (transformers' ``pack_gqa``)."""
@@ -137,7 +133,6 @@ class DecodeStep:
             raise ValueError(why)
         pack = can_pack(model) is None if pack is None else pack
         config, inner = model.config, model.model
-        self.model = model
         self.embed, self.rotary, self.eps = inner.embed_tokens.weight, inner.rotary_emb, config.rms_norm_eps
         self.final_norm = inner.norm.weight
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads

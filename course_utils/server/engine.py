@@ -228,7 +228,7 @@ class Engine:
             if fast_decode:
                 raise ValueError(f"fast_decode=True, but {why}; leave fast_decode out to use model(...)")
             return None, why
-        return DecodeStep(self.model, pack=None if pack_weights is None else pack_weights), None
+        return DecodeStep(self.model, pack=pack_weights), None
 
     # ------------------------------------------------------------ state
     @property

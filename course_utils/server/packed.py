@@ -33,6 +33,16 @@ import torch.nn.functional as F
 PACKED_MAX_ROWS = 64  # inputs with more rows (prompts) use F.linear, as fast there
 
 
+def reorder(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` (``[out, in]``) in oneDNN's blocked layout, for ``linear_packed``."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+
+
+def linear_packed(x: torch.Tensor, packed: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` with ``packed = reorder(weight)``."""
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
+
+
 class PackedLinear(torch.nn.Linear):
     """An ``nn.Linear`` with ``packed_weight``, oneDNN's blocked copy of its weight."""
 
@@ -40,7 +50,7 @@ class PackedLinear(torch.nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() >= 2 and x.numel() // x.shape[-1] <= PACKED_MAX_ROWS and not x.requires_grad:
-            return torch.ops.mkldnn._linear_pointwise(x, self.packed_weight, self.bias, "none", [], "")
+            return linear_packed(x, self.packed_weight, self.bias)
         return F.linear(x, self.weight, self.bias)
 
 
@@ -72,10 +82,10 @@ def pack_linears(model) -> int:
                 continue
             weight = module.weight.detach()
             try:
-                packed_weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+                packed_weight = reorder(weight)
                 same = all(
                     torch.equal(
-                        torch.ops.mkldnn._linear_pointwise(probe, packed_weight, module.bias, "none", [], ""),
+                        linear_packed(probe, packed_weight, module.bias),
                         F.linear(probe, weight, module.bias),
                     )
                     for probe in (torch.randn(rows, weight.shape[1], dtype=weight.dtype) for rows in (1, 5))
