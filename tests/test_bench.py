@@ -83,6 +83,8 @@ def test_benchmark_commands():
     assert command[-2:] == ["--max-batch-size", "8"] and api == "openai" and "--scheduler" not in command
     command, api = server_command("reference-static-8", "/m", "bfloat16", 9000)
     assert command[-4:] == ["--scheduler", "static", "--max-batch-size", "8"] and api == "openai"
+    command, api = server_command("reference-compiled-16", "/m", "bfloat16", 9000)
+    assert command[-3:] == ["--max-batch-size", "16", "--compile-decode"] and api == "openai"
     assert server_command("naive", "/m", "bfloat16", 9000) == (
         [*server_command("reference-1", "/m", "bfloat16", 9000)[0][:-2], "--naive"], "naive")
     assert "--continuous-batching" in server_command("transformers-cb", "/m", "bfloat16", 9000)[0]

@@ -7,7 +7,8 @@
 Each server runs alone, as its own process, on the course model in the dtype the course picks for
 this machine: ``naive`` (lesson 03's tutorial server), ``reference-N`` (the reference server
 batching up to N requests with the step scheduler; ``reference-1``: no batching),
-``reference-static-N`` (static batches of up to N requests), ``transformers-cb`` and
+``reference-static-N`` (static batches of up to N requests), ``reference-compiled-N`` (``reference-N``
+with its one-row steps compiled: ``--compile-decode``, up to 2 minutes more to start), ``transformers-cb`` and
 ``transformers`` (``transformers serve`` with and without continuous batching), and ``vllm``
 (vLLM's OpenAI server from ``.venv-vllm``, with its defaults: ``course_utils.vllm``). Each is warmed up
 with one request, loaded by ``course_utils.bench.loadtest`` for each number of clients (closed
@@ -45,7 +46,8 @@ from .loadtest import budget_range, course_token_counter, parse_max_tokens, run
 SERVERS = ["naive", "reference-1", "reference-16", "transformers-cb"]
 COLUMNS = ("mode", "clients", "offered_rate", "max_tokens", "requests", "refused", "errors", "tokens_per_s",
            "latency_p50_s", "latency_p95_s", "ttft_p50_s", "ttft_p95_s", "stalled", "longest_gap_s")
-KNOWN = ("naive, reference-N, reference-static-N, transformers-cb, transformers or vllm")
+KNOWN = ("naive, reference-N, reference-static-N, reference-compiled-N, transformers-cb, transformers "
+         "or vllm")
 
 
 def server_command(name: str, model: str, dtype: str, port: int) -> tuple[list[str], str]:
@@ -60,6 +62,8 @@ def server_command(name: str, model: str, dtype: str, port: int) -> tuple[list[s
         return serve + ["--scheduler", "static", "--max-batch-size", size], "openai"
     if name.startswith("reference-") and name.split("-", 1)[1].isdigit():
         return serve + ["--max-batch-size", size], "openai"
+    if name.startswith("reference-compiled-") and size.isdigit():  # up to 2 minutes more to start
+        return serve + ["--max-batch-size", size, "--compile-decode"], "openai"
     if name == "transformers-cb":
         return transformers + ["--continuous-batching"], "openai"
     if name == "transformers":
@@ -259,7 +263,7 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             told = f"{threads} (OMP_NUM_THREADS)"
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
-            _wait_healthy(url, process, start_timeout)
+            _wait_healthy(url, process, start_timeout + (600 if "compiled" in name else 0))
             rows += _measure(name, url, api, dtype, loads, duration, options, progress,
                              server_threads(name, url) or told, runs)
         finally:

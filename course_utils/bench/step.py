@@ -9,7 +9,8 @@ of decoding on the same weights: ``model(...)`` as loaded, ``model(...)`` on a c
 what the server runs). First the forward passes of the three in turn, step by step, 60 steps each
 (``compare_steps``: the machine's drift falls on all alike); then each way alone over 40 steps,
 timed in parts (the forward pass ``Batch.decode``, the sampler ``Sampler.sample``, the hand-over
-``Row.accept``) with PyTorch's profiler naming the heaviest operations (``profile_step``). It
+``Row.accept``) with PyTorch's profiler naming the heaviest operations (``profile_step``).
+``--compiled`` adds the compiled one-row step (``server/compiled.py``; other rounding). It
 checks that the three give the same logits, and prints the machine's bandwidth ceiling for one stream beside
 the step time (``benchmark.bandwidth_ceiling``). Run it on idle cores: another busy process
 changes every figure.
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[1, 16], help="batch sizes (default 1 16)")
     parser.add_argument("--threads", type=int, default=None, help="compute threads (default: every core)")
     parser.add_argument("--dtype", default="bfloat16", help="the model's dtype (default bfloat16)")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also the compiled one-row step (server/compiled.py; 1-2 minutes to compile)")
     args = parser.parse_args(argv)
     model = resolve_model().path
     engine = Engine(model, dtype=getattr(torch, args.dtype), threads=args.threads, pack_weights=False,
@@ -158,6 +161,15 @@ def main(argv: list[str] | None = None) -> int:
             engine.model, step)
     else:
         print(f"no DecodeStep: {why}")
+    if args.compiled and why is None:
+        from ..server.compiled import CompiledStep
+
+        compiled = CompiledStep(engine.model, step)
+        if compiled.warm_up() is None:
+            print(f"no compiled step: {compiled.why_not}")
+        else:
+            print(f"compiled the one-row step in {compiled.compile_s:.0f} s")
+            ways["CompiledStep (one row compiled, more: DecodeStep)"] = (engine.model, compiled)
     best = {}
     for rows in args.rows:
         print(f"\n{rows} row(s): the forward pass, the ways in turn step by step (medians of 60 steps):")
@@ -172,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         reference = next(iter(profiles.values()))["first_logits"]
         for label, measured in profiles.items():
             print("\n".join("    " + line for line in report(label, rows, measured)))
-            same = torch.equal(measured["first_logits"], reference)
-            print(f"    -> logits {'the same bits as the first' if same else 'DIFFERENT from the first'}")
+            got = measured["first_logits"]
+            same = torch.equal(got, reference)
+            print(f"    -> logits {'the same bits as the first' if same else 'DIFFERENT from the first'}"
+                  + ("" if same else f" (at most {(got.float() - reference.float()).abs().max():.3g} apart, "
+                     f"the same next token: {bool(torch.equal(got.argmax(-1), reference.argmax(-1)))})"))
     if 1 in best:
         print(f"\none stream, the fastest forward pass: {1000 / best[1]:.1f} tokens/s, "
               f"{1000 / best[1] / ceiling['ceiling_tok_s']:.0%} of the bandwidth ceiling")

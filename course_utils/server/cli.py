@@ -101,6 +101,13 @@ def parser() -> argparse.ArgumentParser:
         "forward, without transformers' overhead): auto (default) for a Llama-like model; off: "
         "the model's forward. /info says which",
     )
+    p.add_argument(
+        "--compile-decode",
+        action="store_true",
+        help="one-row decoding steps through a graph compiled by torch.compile: about 2x faster "
+        "for one stream on a CPU, other rounding than the model's forward, up to 2 minutes of "
+        "compilation at start. /info: decode_compiled",
+    )
     p.add_argument("--api-key", help="require `Authorization: Bearer KEY` (default: no key)")
     p.add_argument(
         "--max-body-bytes",
@@ -146,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             pack_weights={"auto": None, "on": True, "off": False}[args.pack_weights],
             fast_decode=None if args.fast_decode == "auto" else False,
+            compile_decode=args.compile_decode,
         )
     except ModelNotAvailable as err:
         print(f"error: {err}")

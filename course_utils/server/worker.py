@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 
 from .events import Failed
@@ -46,6 +47,7 @@ class Worker:
         self.batch = Batch()
         self.on_step = None  # optional callback(rows in the batch), after each decoding step
         self.stopping = False
+        self.ready = threading.Event()  # set once the worker decodes (after warm-up, if any)
 
     @property
     def queue_size(self) -> int:
@@ -58,6 +60,12 @@ class Worker:
     def run(self) -> None:
         import torch
 
+        warm_up = getattr(self.decode_step, "warm_up", None)
+        try:
+            if warm_up is not None:
+                warm_up()  # here: the thread that decodes computes, and owns its OpenMP threads
+        finally:
+            self.ready.set()
         with torch.inference_mode():
             while not self.stopping:
                 self._pull_inbox()
