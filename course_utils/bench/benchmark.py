@@ -7,10 +7,11 @@
 Each server runs alone, as its own process, on the course model in the dtype the course picks for
 this machine: ``naive`` (lesson 03's tutorial server), ``reference-N`` (the reference server
 batching up to N requests with the step scheduler; ``reference-1``: no batching),
-``reference-static-N`` (static batches of up to N requests), ``reference-compiled-N`` (``reference-N``
-with its one-row steps compiled: ``--compile-decode``, up to 2 minutes more to start), ``transformers-cb`` and
-``transformers`` (``transformers serve`` with and without continuous batching), and ``vllm``
-(vLLM's OpenAI server from ``.venv-vllm``, with its defaults: ``course_utils.vllm``). Each is warmed up
+``reference-static-N`` (static batches of up to N requests), ``reference-compiled-N``
+(``reference-N`` with its one-row steps compiled: ``--compile-decode``, a compilation at start,
+26-95 s measured), ``transformers-cb`` and ``transformers`` (``transformers serve`` with and
+without continuous batching), and ``vllm`` (vLLM's OpenAI server from ``.venv-vllm``, with its
+defaults: ``course_utils.vllm``). Each is warmed up
 with one request, loaded by ``course_utils.bench.loadtest`` for each number of clients (closed
 loop) and each rate (open loop: Poisson arrivals, requests per second), and stopped. Without
 ``--rates`` the clients default to 1 4 16; with ``--rates`` only the clients you name run too.
@@ -62,7 +63,7 @@ def server_command(name: str, model: str, dtype: str, port: int) -> tuple[list[s
         return serve + ["--scheduler", "static", "--max-batch-size", size], "openai"
     if name.startswith("reference-") and name.split("-", 1)[1].isdigit():
         return serve + ["--max-batch-size", size], "openai"
-    if name.startswith("reference-compiled-") and size.isdigit():  # up to 2 minutes more to start
+    if name.startswith("reference-compiled-") and size.isdigit():  # a compilation at start
         return serve + ["--max-batch-size", size, "--compile-decode"], "openai"
     if name == "transformers-cb":
         return transformers + ["--continuous-batching"], "openai"
@@ -96,6 +97,17 @@ def _sync(coroutine):
         return asyncio.run(coroutine)
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def _check_compiled(url: str) -> None:
+    """Refuse to measure a ``reference-compiled-N`` server whose graph did not compile: its figures
+    would be ``DecodeStep``'s under the compiled server's name."""
+    import httpx
+
+    compiled = httpx.get(f"{url}/info", timeout=5).json().get("decode_compiled") or {}
+    if compiled.get("why_not", "it reports no compiled step") is not None:
+        raise RuntimeError(f"the compiled server at {url} decodes without its graph: "
+                           f"{compiled.get('why_not', 'it reports no compiled step')}")
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
@@ -263,7 +275,10 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             told = f"{threads} (OMP_NUM_THREADS)"
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
+            # a compiled server gets 10 more minutes to start (26-95 s measured on the course's CPU)
             _wait_healthy(url, process, start_timeout + (600 if "compiled" in name else 0))
+            if "compiled" in name:
+                _check_compiled(url)
             rows += _measure(name, url, api, dtype, loads, duration, options, progress,
                              server_threads(name, url) or told, runs)
         finally:

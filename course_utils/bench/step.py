@@ -11,9 +11,9 @@ what the server runs). First the forward passes of the three in turn, step by st
 timed in parts (the forward pass ``Batch.decode``, the sampler ``Sampler.sample``, the hand-over
 ``Row.accept``) with PyTorch's profiler naming the heaviest operations (``profile_step``).
 ``--compiled`` adds the compiled one-row step (``server/compiled.py``; other rounding). It
-checks that the three give the same logits, and prints the machine's bandwidth ceiling for one stream beside
-the step time (``benchmark.bandwidth_ceiling``). Run it on idle cores: another busy process
-changes every figure.
+checks that the three give the same logits (and how far the compiled step's are), and prints the
+machine's bandwidth ceiling for one stream beside the step time (``benchmark.bandwidth_ceiling``).
+Run it on idle cores: another busy process changes every figure.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ C++ matrix-vector products for these weights (``max_autotune`` with its ``CPP`` 
 keeps oneDNN's where that measures faster) and fuse the small operations into a few loops. The
 products alone, compiled so: 10.6 ms, 25.3 GB/s (the same script, the same minute). A whole step of
 one row (``python -m course_utils.bench.step --rows 1 --compiled``, two runs): 18.4 and 10.7 ms
-against 32.4 and 24.2 ms for ``DecodeStep`` (the ways in turn, medians of 60; 56% and 63% of the
+against 32.4 and 24.2 ms for ``DecodeStep`` (the ways in turn, medians of 60; 53% and 63% of the
 bandwidth ceiling measured beside each), 16.1 and 12.7 ms against 27.5 and 24.7 ms each alone.
 
 What it costs, and why it is not the default:
@@ -23,8 +23,9 @@ What it costs, and why it is not the default:
 - **other bits**: inductor's products and fused loops add in another order, so the logits differ
   from ``model(...)``'s (by at most 0.375 for the course model's one row in both runs, the same
   next token); a greedy answer leaves ``generate()``'s wherever two candidates were closer than
-  that, as vLLM's do (it compiles too). ``DecodeStep`` keeps ``generate()``'s bits;
-- **a compilation at start**: 95 s on the course's 2-core CPU with an empty inductor cache, 26-60 s
+  that, as vLLM's do (it compiles too): the course model's answer to "Tell me a story about a
+  cat." did at its 6th token (``docs/server.md``). ``DecodeStep`` keeps ``generate()``'s bits;
+- **a compilation at start**: 95 s on the course's 2-core CPU with an empty inductor cache, 26-63 s
   with one an earlier run filled (``bench.step --compiled``); ``compile_s`` in ``/info``;
 - **one row only**: the graph is compiled for one row (every context length); a step with more
   rows goes through ``DecodeStep``, as does a row whose context is shorter than 2 positions
@@ -45,7 +46,7 @@ import weakref
 import torch
 import torch.nn.functional as F
 
-from .decode import DecodeStep, fold_heads
+from .decode import DecodeStep, fold_heads, rms_norm, rotate
 
 log = logging.getLogger("course_utils.server")
 _live: list = []  # a weak reference to the CompiledStep whose graph is dynamo's current one
@@ -58,7 +59,10 @@ OPTIONS = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends":
 
 
 class _Layers(torch.nn.Module):
-    """The step's arithmetic as one module (the model's own tensors as buffers, not copies)."""
+    """The step's arithmetic as one module: ``DecodeStep``'s, with its weights as buffers (the
+    model's own tensors, but q|k|v and gate|up joined: a copy, 139 MB for the course model in
+    bfloat16; inductor's frozen graph keeps its own packed copies besides). Not ``DecodeStep``
+    itself compiled: its products call oneDNN's packed weights, which dynamo cannot trace."""
 
     def __init__(self, model, step: DecodeStep) -> None:
         super().__init__()
@@ -82,24 +86,14 @@ class _Layers(torch.nn.Module):
         self.register_buffer("head", model.lm_head.weight.detach())
         self.register_buffer("embed", inner.embed_tokens.weight.detach())
 
-    def _norm(self, x, weight):
-        h = x.to(torch.float32)
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
-        return weight * h.to(x.dtype)
-
-    @staticmethod
-    def _rotate(x, cos, sin):
-        half = x.shape[-1] // 2
-        return (x * cos) + (torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin)
-
     def forward(self, last, cos, sin, padding, keys: list, values: list):
         """Logits of the next token, and each layer's keys and values with the new position."""
         rows, heads, kv_heads, dim = last.shape[0], self.heads, self.kv_heads, self.dim
         x = F.embedding(last[:, None], self.embed)
         new_keys, new_values = [], []
         for i in range(self.count):
-            y = F.linear(self._norm(x, getattr(self, f"norm1_{i}")), getattr(self, f"qkv_{i}"))
-            qk = self._rotate(y[..., : (heads + kv_heads) * dim].view(rows, 1, heads + kv_heads, dim)
+            y = F.linear(rms_norm(x, getattr(self, f"norm1_{i}"), self.eps), getattr(self, f"qkv_{i}"))
+            qk = rotate(y[..., : (heads + kv_heads) * dim].view(rows, 1, heads + kv_heads, dim)
                               .transpose(1, 2), cos, sin)
             k = torch.cat([keys[i], qk[:, heads:]], dim=-2)
             v = torch.cat([values[i], y[..., (heads + kv_heads) * dim:].view(rows, 1, kv_heads, dim)
@@ -109,10 +103,11 @@ class _Layers(torch.nn.Module):
             attended = F.scaled_dot_product_attention(fold_heads(qk[:, :heads], kv_heads), k, v,
                                                       attn_mask=padding, scale=self.scaling)
             x = x + F.linear(attended.reshape(rows, 1, heads * dim), getattr(self, f"out_{i}"))
-            gate_up = F.linear(self._norm(x, getattr(self, f"norm2_{i}")), getattr(self, f"gate_up_{i}"))
+            gate_up = F.linear(rms_norm(x, getattr(self, f"norm2_{i}"), self.eps),
+                               getattr(self, f"gate_up_{i}"))
             x = x + F.linear(F.silu(gate_up[..., : self.inner_size]) * gate_up[..., self.inner_size:],
                              getattr(self, f"down_{i}"))
-        return F.linear(self._norm(x, self.final_norm), self.head)[:, -1], new_keys, new_values
+        return F.linear(rms_norm(x, self.final_norm, self.eps), self.head)[:, -1], new_keys, new_values
 
 
 class CompiledStep:
@@ -120,8 +115,12 @@ class CompiledStep:
 
     ``CompiledStep(model, step)``: ``step`` is the model's ``DecodeStep``, which takes every step
     the graph does not. Nothing is compiled until ``warm_up()`` (call it on the thread that will
-    decode: PyTorch's OpenMP threads belong to the thread that computes). ``compile_s``: how long
-    that took; ``why_not``: why the graph is not used (None: it is).
+    decode: PyTorch's OpenMP threads belong to the thread that computes; it resets dynamo's caches,
+    ``torch._dynamo.reset()``, for the whole process). ``compile_s``: how long that took;
+    ``why_not``: why the graph is not used (None: it is); ``calls`` and ``fallbacks``: one-row steps
+    through the graph, and through ``DecodeStep`` because the graph would have recompiled. The call
+    runs under ``torch.compiler.set_stance("fail_on_recompile")``, a setting of the whole process
+    while it lasts.
     """
 
     def __init__(self, model, step: DecodeStep) -> None:
@@ -131,6 +130,7 @@ class CompiledStep:
         self.compile_s: float | None = None
         self.why_not: str | None = "not compiled yet (warm_up)"
         self.calls = 0  # one-row steps through the graph
+        self.fallbacks = 0  # one-row steps the graph refused (it would have recompiled)
 
     def __getattr__(self, name):  # DecodeStep's figures (projections, fused, packed)
         step = self.__dict__.get("step")
@@ -149,7 +149,8 @@ class CompiledStep:
             older = ref()
             if older is not None:
                 older.graph = None
-                older.why_not = "a later CompiledStep was compiled in this process (one per process)"
+                older.why_not = ("a later CompiledStep reset dynamo's caches to compile (one per "
+                                 "process)")
         _live.clear()
         torch._dynamo.reset()
         # a made-up context length that no other input size equals: dynamo gives equal sizes one
@@ -192,15 +193,19 @@ class CompiledStep:
         if self.graph is None or last.shape[0] != 1 or layers[0].keys.shape[-2] < 2:
             return self.step(last, mask, positions, cache, exact)
         cos, sin, padding = self._inputs(last, mask, positions)
-        # the graph was compiled for contiguous caches (a prefill's may be views): one copy, once
+        # the graph was compiled for contiguous caches; a prefill's are views of buffers with room
+        # (kvcache.GrowingLayer): one copy here, then the graph's outputs are stored, without room,
+        # and each step concatenates, as transformers' DynamicLayer does
         keys = [layer.keys.contiguous() for layer in layers]
         values = [layer.values.contiguous() for layer in layers]
         try:
             with torch.compiler.set_stance("fail_on_recompile"):
                 logits, keys, values = self.graph(last, cos, sin, padding, keys, values)
         except Exception as err:  # it would recompile (minutes): this step through DecodeStep
-            log.warning("one-row step through DecodeStep, the graph would recompile: %s",
-                        str(err).splitlines()[0][:200])
+            if not self.fallbacks:  # said once; /info counts them
+                log.warning("a one-row step went through DecodeStep, the graph would recompile: %s",
+                            str(err).splitlines()[0][:200])
+            self.fallbacks += 1
             return self.step(last, mask, positions, cache, exact)
         for layer, k, v in zip(layers, keys, values, strict=True):
             layer.keys, layer.values = k, v

@@ -109,6 +109,20 @@ class Projection:
         return True
 
 
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """``LlamaRMSNorm.forward``, the same operations."""
+    h = x.to(torch.float32)
+    variance = h.pow(2).mean(-1, keepdim=True)
+    h = h * torch.rsqrt(variance + eps)
+    return weight * h.to(x.dtype)
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """``apply_rotary_pos_emb`` for one tensor, the same operations."""
+    half = x.shape[-1] // 2
+    return (x * cos) + (torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin)
+
+
 def fold_heads(query: torch.Tensor, kv_heads: int) -> torch.Tensor:
     """``[rows, heads, 1, dim]`` -> ``[rows, kv_heads, heads // kv_heads, dim]``: the query heads that
     share a key and value head become that head's "queries" (transformers' ``pack_gqa``)."""
@@ -177,18 +191,6 @@ class DecodeStep:
                 layer.post_attention_layernorm.weight, gate_up,
                 Projection([mlp.down_proj.weight.detach()], pack), attn.scaling)
 
-    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """``LlamaRMSNorm.forward``, the same operations."""
-        h = x.to(torch.float32)
-        variance = h.pow(2).mean(-1, keepdim=True)
-        h = h * torch.rsqrt(variance + self.eps)
-        return weight * h.to(x.dtype)
-
-    def _rotate(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        """``apply_rotary_pos_emb`` for one tensor, the same operations."""
-        half = x.shape[-1] // 2
-        return (x * cos) + (torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin)
-
     def _attend(self, q, k, v, padding, scaling: float, exact: bool) -> torch.Tensor:
         """Attention as transformers' ``sdpa_attention_forward`` computes it for a one-token query:
         with ``enable_gqa`` when there is no mask (``use_gqa_in_sdpa``), else the folded heads; with
@@ -208,13 +210,13 @@ class DecodeStep:
         cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         for index, (norm1, qkv, out, norm2, gate_up, down, scaling) in enumerate(self.layers):
-            qk, (v,) = qkv.joined(self._norm(x, norm1), 2)  # queries and keys rotated together
-            qk = self._rotate(qk.view(rows, 1, heads + kv_heads, dim).transpose(1, 2), cos, sin)
+            qk, (v,) = qkv.joined(rms_norm(x, norm1, self.eps), 2)  # queries and keys rotated together
+            qk = rotate(qk.view(rows, 1, heads + kv_heads, dim).transpose(1, 2), cos, sin)
             k, v = cache.layers[index].update(qk[:, heads:], v.view(rows, 1, kv_heads, dim).transpose(1, 2))
             attended = self._attend(qk[:, :heads], k, v, padding, scaling, exact)
             # [rows, heads (or key heads, folded queries), 1, dim] -> [rows, 1, heads * dim]: the
             # order transformers' reshape, transpose and reshape give
             x.add_(out(attended.reshape(rows, 1, heads * dim).contiguous())[0])
-            gate, up = gate_up(self._norm(x, norm2))
+            gate, up = gate_up(rms_norm(x, norm2, self.eps))
             x.add_(down(F.silu(gate) * up)[0])
-        return self.head(self._norm(x, self.final_norm))[0][:, -1]
+        return self.head(rms_norm(x, self.final_norm, self.eps))[0][:, -1]

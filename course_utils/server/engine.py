@@ -125,7 +125,7 @@ class Engine:
     model is one it covers (Llama-like, on a CPU), ``True`` requires it, ``False`` keeps
     ``model(...)``. ``/info``: ``decode_step`` and why not.
     ``compile_decode``: one-row steps through a graph compiled by ``torch.compile``
-    (``compiled.py``: 1.9-2.1x faster than ``DecodeStep`` for one stream here, other rounding than
+    (``compiled.py``: 1.7-2.3x as fast as ``DecodeStep`` for one stream here, other rounding than
     ``model(...)``, up to 2 minutes of compilation in the constructor); needs ``DecodeStep``.
     ``/info``: ``decode_compiled``.
     """
@@ -250,7 +250,7 @@ class Engine:
         if step is None or not hasattr(step, "warm_up"):
             return None
         return {"rows": 1, "compile_s": None if step.compile_s is None else round(step.compile_s, 1),
-                "steps": step.calls, "why_not": step.why_not}
+                "steps": step.calls, "fallbacks": step.fallbacks, "why_not": step.why_not}
 
     # ------------------------------------------------------------ state
     @property

@@ -90,7 +90,8 @@ class Batch:
         self.mask = None  # [rows, length]: 1 for a real token, 0 for left padding
         self.positions = None  # [rows]: the position of each row's next token
         self.last = None  # [rows]: each row's last token, the next step's input
-        self.alone = True  # one request, computed alone since its prefill: generate()'s own bits
+        # one request, computed alone since its prefill: generate()'s own bits (with DecodeStep)
+        self.alone = True
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -167,6 +168,7 @@ class Batch:
         as ``model(...)``, but for rows that have shared a batch and no longer need padding: there
         ``DecodeStep`` keeps the faster attention of padded batches (``exact=False``, see
         ``decode.py``), as their answers already left ``generate()``'s rounding when they were padded.
+        A ``compiled.CompiledStep`` (opt-in) rounds otherwise for one row, even one that ran alone.
         """
         import torch
 

@@ -37,7 +37,8 @@ class Worker:
     def __init__(self, model, tokenizer, policy, *, pad_id: int, eos_ids: set[int], release,
                  prefixes: PrefixCache | None = None, grammars=None, decode_step=None) -> None:
         self.model, self.tokenizer, self.policy, self.prefixes = model, tokenizer, policy, prefixes
-        self.decode_step = decode_step  # ``decode.DecodeStep`` for the model, or None: ``model(...)``
+        # ``decode.DecodeStep`` for the model (or ``compiled.CompiledStep``), or None: ``model(...)``
+        self.decode_step = decode_step
         self.grammars = grammars  # structured output (``grammar.Grammars``)
         self.pad_id, self.eos_ids, self.release = pad_id, eos_ids, release
         self.special_ids = set(tokenizer.all_special_ids)
@@ -64,6 +65,8 @@ class Worker:
         try:
             if warm_up is not None:
                 warm_up()  # here: the thread that decodes computes, and owns its OpenMP threads
+        except Exception:  # a step that cannot compile decodes the plain way; the worker goes on
+            log.exception("the decoding step's warm-up failed")
         finally:
             self.ready.set()
         with torch.inference_mode():
