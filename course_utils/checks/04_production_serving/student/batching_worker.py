@@ -79,7 +79,7 @@ def test_one_left_padded_batch(BatchingWorker):
     assert answered(BatchingWorker.__init__), 'write BatchingWorker first: its __init__ is still `...`'
     tokenizer = load_tokenizer(tiny_model_path())
     model = FakeLM(tokenizer, stop_after={'Name a colour.': 2})
-    worker = within(3, BatchingWorker, model, tokenizer, max_batch_size=4, max_wait=0.5, hint='BatchingWorker(...) must return at once: start the loop in a daemon thread')
+    worker = within(3, BatchingWorker, model, tokenizer, max_batch_size=4, max_wait=2.0, hint='BatchingWorker(...) must return at once: start the loop in a daemon thread')
     asks = [('Tell me a story about a cat.', 6), ('Hi', 3), ('Name a colour.', 7), ('Why is the sky blue?', 4)]
     futures = [within(2, worker.submit, prompt, budget, hint='submit() must only queue the request') for prompt, budget in asks]
     assert all((isinstance(f, Future) for f in futures)), 'submit() must return a concurrent.futures.Future (the worker sets its result later)'
