@@ -79,8 +79,14 @@ def _save_model_folder(model, tokenizer, target: Path) -> None:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+            if _is_ready(target):  # another process saved it first: keep that one (it may be read)
+                return
+            shutil.rmtree(target)  # a leftover that is not a whole folder
+        try:
+            staging.rename(target)
+        except OSError:  # another process renamed its own into place meanwhile
+            if not _is_ready(target):
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,30 @@ def test_cli_reports_a_bad_course_model(tmp_path):
                           capture_output=True, text=True, env=env)
     assert done.returncode == 1
     assert "error: COURSE_MODEL=" in done.stderr and "Traceback" not in done.stderr
+
+
+class _Saves:
+    """Stands for a model or tokenizer: save_pretrained writes one file."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def save_pretrained(self, folder):
+        (Path(folder) / self.name).write_text("{}")
+
+
+def test_a_folder_another_process_saved_first_is_kept(tmp_path):
+    from course_utils.models import _save_model_folder
+
+    target = tmp_path / "tiny"
+    target.mkdir()
+    for name in ("config.json", "tokenizer_config.json", "theirs.txt"):
+        (target / name).write_text("{}")
+    _save_model_folder(_Saves("config.json"), _Saves("tokenizer_config.json"), target)
+    assert (target / "theirs.txt").is_file(), "a ready folder (maybe being read) was replaced"
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny"], "the staging folder was left behind"
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")  # no tokenizer: a leftover, replaced
+    _save_model_folder(_Saves("config.json"), _Saves("tokenizer_config.json"), broken)
+    assert sorted(p.name for p in broken.iterdir()) == ["config.json", "tokenizer_config.json"]
