@@ -73,6 +73,7 @@ def pack_linears(model) -> int:
     if can_pack(model) is not None:
         return 0
     packed = 0
+    generator = torch.Generator().manual_seed(0)  # the same choice every time, the global RNG untouched
     with torch.inference_mode():
         for module in model.modules():
             if type(module) is PackedLinear:
@@ -88,7 +89,8 @@ def pack_linears(model) -> int:
                         linear_packed(probe, packed_weight, module.bias),
                         F.linear(probe, weight, module.bias),
                     )
-                    for probe in (torch.randn(rows, weight.shape[1], dtype=weight.dtype) for rows in (1, 5))
+                    for probe in (torch.randn(rows, weight.shape[1], dtype=weight.dtype, generator=generator)
+                                  for rows in (1, 5))
                 )
             except RuntimeError:  # an op this build lacks: the layer stays as it is
                 continue
