@@ -2,7 +2,7 @@
 
 import torch
 
-from course_utils.bench.step import compare_steps, profile_step, report
+from course_utils.bench.step import READ, compare_steps, profile_step, report
 
 
 def test_a_step_is_timed_in_parts_and_its_heaviest_operations_named(tiny_dir):
@@ -29,5 +29,7 @@ def test_ways_of_decoding_are_timed_in_turn(tiny_dir):
     ways = {"model": (engine.model, None), "step": (engine.model, DecodeStep(engine.model))}
     medians = compare_steps(engine, rows=2, ways=ways, steps=3)
     assert set(medians) == {"model", "step"} and all(ms > 0 for ms in medians.values())
+    bounded = compare_steps(engine, rows=1, ways=ways, steps=3, read_bytes=64 * 2**20)
+    assert set(bounded) == {"model", "step", READ} and bounded[READ] > 0, "the read in turn with the steps"
     measured = profile_step(engine, rows=2, steps=2, top=2, step=ways["step"][1])
     assert measured["first_logits"].shape == (2, engine.model.config.vocab_size)

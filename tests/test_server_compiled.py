@@ -12,12 +12,10 @@ from test_server_decode import prefilled  # a batch of rows prefilled, its next 
 
 @pytest.fixture(scope="module", autouse=True)
 def lighter_compilation():
-    """Compiled in this process (no pool of compile workers) with inductor's C++ products only (no
-    timing of candidates against oneDNN's): what these tests check does not depend on either, and
-    it halves their CPU seconds."""
+    """Compiled in this process (no pool of compile workers): what these tests check does not
+    depend on it, and it saves CPU seconds."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(compiled_module, "OPTIONS", {**compiled_module.OPTIONS, "compile_threads": 1,
-                                                   "max_autotune_gemm_backends": "CPP"})
+        patch.setattr(compiled_module, "OPTIONS", {**compiled_module.OPTIONS, "compile_threads": 1})
         yield
 
 

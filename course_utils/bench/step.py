@@ -12,7 +12,9 @@ timed in parts (the forward pass ``Batch.decode``, the sampler ``Sampler.sample`
 ``Row.accept``) with PyTorch's profiler naming the heaviest operations (``profile_step``).
 ``--compiled`` adds the compiled one-row step (``server/compiled.py``; other rounding). It
 checks that the three give the same logits (and how far the compiled step's are), and prints the
-machine's bandwidth ceiling for one stream beside the step time (``benchmark.bandwidth_ceiling``).
+machine's bandwidth ceiling for one stream beside the step time: measured first
+(``benchmark.bandwidth_ceiling``), and for one row again in turn with the steps (a sum over as many
+bytes as the weights), since this host's bandwidth moves from minute to minute.
 Run it on idle cores: another busy process changes every figure.
 """
 
@@ -23,6 +25,7 @@ import statistics
 import time
 
 STEPS = 40
+READ = "reading the weights' bytes once (the bound)"
 
 
 def _batch(engine, rows: int):
@@ -90,16 +93,18 @@ def profile_step(engine, rows: int, steps: int = STEPS, top: int = 6, step=None,
     return {**result, "step": sum(result.values()), "steps": steps, "ops": ops, "first_logits": first}
 
 
-def compare_steps(engine, rows: int, ways: dict, steps: int = 60) -> dict:
+def compare_steps(engine, rows: int, ways: dict, steps: int = 60, read_bytes: int = 0) -> dict:
     """Median milliseconds of the forward pass of a step for each way, the ways measured in turn:
     one step of each, then again, so that the machine's drift (on a shared host its speed changes
     from minute to minute) falls on all of them alike. ``ways``: label -> (model, ``DecodeStep`` or
-    None)."""
+    None). ``read_bytes``: also a sum over a tensor of that many bytes, in turn with the steps
+    (``READ``): the time to read the weights once under the same drift, one stream's bound."""
     import torch
 
+    data = torch.ones(read_bytes // 4, dtype=torch.float32) if read_bytes else None
     with torch.inference_mode():
         batches = {label: _batch(engine, rows) for label in ways}
-        times: dict = {label: [] for label in ways}
+        times: dict = {label: [] for label in [*ways, *([READ] if read_bytes else [])]}
         for i in range(steps + 5):  # the first 5: warm-up
             for label, (model, step) in ways.items():
                 batch = batches[label]
@@ -108,6 +113,11 @@ def compare_steps(engine, rows: int, ways: dict, steps: int = 60) -> dict:
                 if i >= 5:
                     times[label].append(time.perf_counter() - started)
                 batch.last = logits.argmax(-1)
+            if data is not None:
+                started = time.perf_counter()
+                data.sum()
+                if i >= 5:
+                    times[READ].append(time.perf_counter() - started)
     return {label: statistics.median(values) * 1000 for label, values in times.items()}
 
 
@@ -170,13 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"compiled the one-row step in {compiled.compile_s:.0f} s")
             ways["CompiledStep (one row compiled, more: DecodeStep)"] = (engine.model, compiled)
-    best = {}
+    best, read_ms = {}, None
     for rows in args.rows:
         print(f"\n{rows} row(s): the forward pass, the ways in turn step by step (medians of 60 steps):")
-        medians = compare_steps(engine, rows, ways)
+        medians = compare_steps(engine, rows, ways, read_bytes=ceiling["weight_bytes"] if rows == 1 else 0)
         first = next(iter(medians.values()))
         for label, ms in medians.items():
             print(f"    {label:<60} {ms:6.1f} ms  ({first / ms:.2f}x the first)")
+        read_ms = medians.pop(READ, read_ms)
         best[rows] = min(medians.values())
         profiles = {label: profile_step(engine, rows, step=step, model=way_model)
                     for label, (way_model, step) in ways.items()}
@@ -191,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                      f"the same next token: {bool(torch.equal(got.argmax(-1), reference.argmax(-1)))})"))
     if 1 in best:
         print(f"\none stream, the fastest forward pass: {1000 / best[1]:.1f} tokens/s, "
-              f"{1000 / best[1] / ceiling['ceiling_tok_s']:.0%} of the bandwidth ceiling")
+              f"{1000 / best[1] / ceiling['ceiling_tok_s']:.0%} of the bandwidth ceiling measured first, "
+              f"{read_ms / best[1]:.0%} of the bound measured in turn ({read_ms:.1f} ms to read the weights' "
+              f"bytes, {ceiling['weight_bytes'] / read_ms / 1e6:.1f} GB/s)")
     return 0
 
 

@@ -52,8 +52,11 @@ log = logging.getLogger("course_utils.server")
 _live: list = []  # a weak reference to the CompiledStep whose graph is dynamo's current one
 
 # inductor's settings while the graph compiles: weights frozen into the graph,
-# so that its C++ GEMM template may take the products ("CPP"), oneDNN's kept where faster ("ATEN")
-OPTIONS = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends": "CPP,ATEN",
+# so that its C++ GEMM template takes the products ("CPP"). Not oneDNN's beside it ("CPP,ATEN"):
+# autotuning times each candidate on weights already in cache, and took oneDNN for 30 products (one
+# a layer), which streamed from memory made the step slower (13.5 against 11.7 ms, 15.1 against
+# 9.2 in another pair of runs: ``python -m course_utils.bench.step --rows 1 --compiled``, 2026-12-04)
+OPTIONS = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends": "CPP",
            # its timings of each candidate in the log only (not printed, for a server's output)
            "autotune_num_choices_displayed": 0, "max_autotune_report_choices_stats": False}
 
