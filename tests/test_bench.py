@@ -418,6 +418,34 @@ def test_bandwidth_ceiling_counts_the_weights_and_rates_one_stream(tiny_dir):
     assert len(lines) == 2 and "25% of the ceiling" in lines[1]
 
 
+def test_each_one_client_row_gets_the_bandwidth_measured_before_its_runs(monkeypatch):
+    from course_utils.bench import benchmark
+    from course_utils.bench.loadtest import Report
+
+    calls, reads = [], iter([30.0, 20.0, 40.0, 99.0])
+
+    async def fake_run(url, clients, duration, max_tokens=64, api="openai", rate=None, **options):
+        calls.append((clients, rate))
+        return Report(url, api, clients, duration, 64, requests=3, tokens_per_s=60.0, latency_p50_s=1.0,
+                      latency_p95_s=1.0, ttft_p95_s=0.1, mode="open" if rate else "closed", offered_rate=rate)
+
+    monkeypatch.setattr(benchmark, "run", fake_run)
+    monkeypatch.setattr(benchmark, "IDLE_BEFORE_READ_S", 0.0)
+    loads = [(1, None, 64), (16, None, 64), (1, 0.5, 64)]
+    rows = benchmark._measure("s", "u", "openai", "bfloat16", loads, 1.0,
+                              {"model": "m", "count_tokens": None}, None, runs=3, read=lambda: next(reads))
+    assert calls.count((1, None)) == 4, "a warm-up and three runs of one client"
+    assert rows[0]["read_gb_s"] == 30.0, "the median of the three reads before its runs"
+    assert "read_gb_s" not in rows[1] and "read_gb_s" not in rows[2], "only one client, closed loop"
+    assert next(reads) == 99.0, "read three times, not before the other loads"
+    weights = 1e9  # bytes: 30 GB/s reads them 30 times a second
+    lines = benchmark.ceiling_lines(rows, {"read_gb_s": 60.0, "threads": 2, "weight_bytes": weights,
+                                           "ceiling_tok_s": 60.0})
+    assert "200% of its own ceiling (30.0 GB/s" in lines[1], lines
+    assert "100% of the ceiling" in benchmark.ceiling_lines([{**rows[0], "read_gb_s": None}], {
+        "read_gb_s": 60.0, "threads": 2, "weight_bytes": weights, "ceiling_tok_s": 60.0})[1]
+
+
 def test_a_running_vllm_reports_its_threads_from_its_log(monkeypatch, tiny_dir):
     from course_utils.bench import benchmark
 
@@ -429,7 +457,7 @@ def test_a_running_vllm_reports_its_threads_from_its_log(monkeypatch, tiny_dir):
 
     seen = {}
 
-    def measure(name, url, api, dtype, loads, duration, options, progress, threads="", runs=1):
+    def measure(name, url, api, dtype, loads, duration, options, progress, threads="", runs=1, read=None):
         seen.update(name=name, url=url, threads=threads)
         return []
 

@@ -20,7 +20,9 @@ loop) and each rate (open loop: Poisson arrivals, requests per second), and stop
 ``--clients 1 16 --max-tokens 64 --rates 0.7 --open-max-tokens 16:256``). ``--runs 3`` runs each
 load three times, in turn, and prints medians with the lowest and highest tokens/s: the form every
 figure in the README takes. After the table it prints what bounds one stream: the machine's read
-bandwidth over the model's weight bytes (``bandwidth_ceiling``), and each 1-client row's share of it.
+bandwidth over the model's weight bytes (``bandwidth_ceiling``), and each 1-client row's share of
+it, against the bandwidth measured just before that row's runs (this host's moved between 24 and
+32 GB/s in three benchmark runs within five minutes, 2026-12-04).
 
 A server that goes ``--stall-seconds`` (default 10) without sending a single token while requests
 wait is shown as ``STALLED`` in its row instead of a throughput. Each row also records what the
@@ -37,6 +39,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -183,20 +186,30 @@ def _median_row(reports: list) -> dict:
     return row
 
 
+IDLE_BEFORE_READ_S = 1.0  # before a read: the server's threads asleep (vLLM's poll a second after work)
+
+
 def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, options: dict,
-             progress, threads: str = "", runs: int = 1) -> list[dict]:
+             progress, threads: str = "", runs: int = 1, read=None) -> list[dict]:
     """Load one running server with each (clients, rate) in ``loads``, ``runs`` times; one row each.
 
     ``loads``: (clients, rate, max_tokens) each; ``options``: ``run``'s keyword arguments shared
     by every run (model, seed, ...). With several runs the loads go round in turn (a slow moment
     of the machine does not hit one load only) and each row holds the medians (``_median_row``).
+    ``read``: a function giving the machine's read bandwidth in GB/s, called before each run of
+    one client (the server idle a second) and kept in its row (``read_gb_s``, the median): this
+    host's bandwidth moves by a third from minute to minute, so a bound measured once is not the
+    bound of every row.
     """
     warm_up = {k: options[k] for k in ("model", "count_tokens")}
     _sync(run(url, 1, 0.1, 8, api, **warm_up))
-    reports, loads_before = {i: [] for i in range(len(loads))}, {}
+    reports, loads_before, reads = {i: [] for i in range(len(loads))}, {}, {i: [] for i in range(len(loads))}
     for _ in range(runs):
         for i, (clients, rate, max_tokens) in enumerate(loads):
             loads_before.setdefault(i, round(os.getloadavg()[0], 2))  # the machine's own business
+            if read is not None and clients == 1 and rate is None:
+                time.sleep(IDLE_BEFORE_READ_S)
+                reads[i].append(read())
             reports[i].append(_sync(run(url, clients, duration, api=api, rate=rate, max_tokens=max_tokens,
                                         **options)))
     rows = []
@@ -204,6 +217,8 @@ def _measure(name: str, url: str, api: str, dtype: str, loads, duration: float, 
         low, high = budget_range(max_tokens)
         row = {"server": name, "dtype": dtype, "threads": threads, "load_average": loads_before[i],
                **_median_row(reports[i]), "max_tokens": str(low) if low == high else f"{low}:{high}"}
+        if reads[i]:
+            row["read_gb_s"] = statistics.median(reads[i])
         row["scenario"] = scenario(row)
         rows.append(row)
         if progress:
@@ -215,7 +230,7 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             model: str | None = None, dtype: str | None = None, start_timeout: float = 180.0,
             progress=print, rates=(), seed: int = 0, stall_seconds: float = 10.0,
             timeout: float = 120.0, open_max_tokens=None, running: dict | None = None,
-            threads: int | None = None, runs: int = 1) -> list[dict]:
+            threads: int | None = None, runs: int = 1, bound: bool = False) -> list[dict]:
     """Benchmark each server in turn; one row (a dict) per server and load.
 
     The loads: a closed loop for each number of ``clients``, then an open loop for each of the
@@ -226,7 +241,8 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
     threads of each server started here (the course's: ``--threads``; ``transformers serve``:
     ``OMP_NUM_THREADS``; vLLM binds its own); ``None``: each server's default (the course's: every
     core). ``runs``: each load is run this many times (in turn) and each row gives the medians,
-    with the lowest and highest tokens/s.
+    with the lowest and highest tokens/s. ``bound``: the read bandwidth measured before each run
+    of one client (``read_gb_s`` in its row; see ``_measure``).
     """
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
@@ -239,6 +255,7 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
     count_tokens = course_token_counter(model)  # for the naive server, which reports no counts
     open_max_tokens = max_tokens if open_max_tokens is None else open_max_tokens
     loads = [(n, None, max_tokens) for n in clients] + [(1, rate, open_max_tokens) for rate in rates]
+    read = (lambda: read_bandwidth(threads)["read_gb_s"]) if bound else None
 
     rows = []
     if progress:
@@ -251,14 +268,14 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             given = running[name]  # a URL, or a running server with .url and .log() (VLLMServer)
             url, log = (given.url, given.log()) if hasattr(given, "url") else (given, "")
             rows += _measure(name, url, "openai", dtype, loads, duration, options, progress,
-                             server_threads(name, url, log), runs)
+                             server_threads(name, url, log), runs, read)
             continue
         if name == "vllm":
             from ..vllm import VLLMServer
 
             with VLLMServer(model, dtype=dtype, start_timeout=max(start_timeout, 400)) as server:
                 rows += _measure(name, server.url, "openai", dtype, loads, duration, options, progress,
-                                 server_threads(name, server.url, server.log()), runs)
+                                 server_threads(name, server.url, server.log()), runs, read)
             continue
         port = free_port()
         command, api = server_command(name, model, dtype, port)
@@ -280,7 +297,7 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             if "compiled" in name:
                 _check_compiled(url)
             rows += _measure(name, url, api, dtype, loads, duration, options, progress,
-                             server_threads(name, url) or told, runs)
+                             server_threads(name, url) or told, runs, read)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -292,11 +309,16 @@ def bandwidth_ceiling(model: str, dtype: str, threads: int | None = None, gib: f
 
     Decoding one token reads every weight once (the tied output matrix included), so one stream
     cannot go faster than ``bandwidth / weight bytes`` tokens per second, however good the engine.
-    The bandwidth is measured here: the median of 5 sums over a ``gib`` GiB tensor with ``threads``
-    PyTorch threads (default: every core); the bytes are read from the model's safetensors headers
-    (no weights loaded) at ``dtype``'s size.
+    The bandwidth is measured here (``read_bandwidth``); the bytes are read from the model's
+    safetensors headers (no weights loaded) at ``dtype``'s size (``weight_bytes``).
     """
-    import statistics
+    measured, size = read_bandwidth(threads, gib), weight_bytes(model, dtype)
+    return {**measured, "weight_bytes": size,
+            "ceiling_tok_s": measured["read_gb_s"] * 1e9 / size if size else float("nan")}
+
+
+def weight_bytes(model: str, dtype: str) -> int:
+    """The bytes of ``model``'s weights at ``dtype``'s size, from its safetensors headers."""
     from pathlib import Path
 
     import torch
@@ -307,6 +329,16 @@ def bandwidth_ceiling(model: str, dtype: str, threads: int | None = None, gib: f
     for path in sorted(Path(model).glob("*.safetensors")):
         with safe_open(str(path), framework="pt") as f:
             params += sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys())
+    return params * element
+
+
+def read_bandwidth(threads: int | None = None, gib: float = 1.0) -> dict:
+    """The machine's read bandwidth now: the median of 5 sums over a ``gib`` GiB tensor with
+    ``threads`` PyTorch threads (default: every core)."""
+    import statistics
+
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(threads or before)
     try:
@@ -320,22 +352,24 @@ def bandwidth_ceiling(model: str, dtype: str, threads: int | None = None, gib: f
         used = torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
-    bandwidth = data.numel() * 4 / statistics.median(times)
-    weight_bytes = params * element
-    return {"read_gb_s": bandwidth / 1e9, "threads": used, "weight_bytes": weight_bytes,
-            "ceiling_tok_s": bandwidth / weight_bytes if weight_bytes else float("nan")}
+    return {"read_gb_s": data.numel() * 4 / statistics.median(times) / 1e9, "threads": used}
 
 
 def ceiling_lines(rows: list[dict], ceiling: dict) -> list[str]:
-    """For each 1-client closed-loop row: its tokens/s against the bandwidth ceiling."""
+    """For each 1-client closed-loop row: its tokens/s against the bandwidth ceiling, its own where
+    the row has one (``read_gb_s``, measured before its runs), else ``ceiling``'s."""
     lines = [f"bandwidth ceiling for one stream: {ceiling['read_gb_s']:.1f} GB/s read "
              f"({ceiling['threads']} threads) / {ceiling['weight_bytes'] / 1e6:.0f} MB of weights = "
-             f"{ceiling['ceiling_tok_s']:.0f} tokens/s, {1000 / ceiling['ceiling_tok_s']:.1f} ms per token"]
+             f"{ceiling['ceiling_tok_s']:.0f} tokens/s, {1000 / ceiling['ceiling_tok_s']:.1f} ms per token"
+             " (measured after the runs)"]
     for row in rows:
         if row["mode"] == "closed" and row["clients"] == 1 and not row["stalled"] and row["tokens_per_s"]:
+            own = row.get("read_gb_s")
+            limit = own * 1e9 / ceiling["weight_bytes"] if own else ceiling["ceiling_tok_s"]
             lines.append(f"  {row['server']:20} 1 client: {row['tokens_per_s']:.1f} tok/s, "
-                         f"{1000 / row['tokens_per_s']:.1f} ms per token, "
-                         f"{row['tokens_per_s'] / ceiling['ceiling_tok_s']:.0%} of the ceiling")
+                         f"{1000 / row['tokens_per_s']:.1f} ms per token, {row['tokens_per_s'] / limit:.0%} "
+                         + (f"of its own ceiling ({own:.1f} GB/s before its runs, {limit:.0f} tokens/s)"
+                            if own else "of the ceiling"))
     return lines
 
 
@@ -385,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                    rates=args.rates, seed=args.seed,
                    stall_seconds=args.stall_seconds, timeout=args.timeout,
                    open_max_tokens=args.open_max_tokens, threads=args.threads,
-                   runs=args.runs)  # prints the table, row by row
+                   runs=args.runs, bound=True)  # prints the table, row by row
     print("\n".join(ceiling_lines(rows, bandwidth_ceiling(model, dtype, args.threads))))
     if args.json:
         with open(args.json, "w") as f:
