@@ -11,12 +11,13 @@ model in bfloat16 on the course's 2-core CPU, 2026-12-04):
 
 ``CompiledStep`` hands the whole step, 30 layers and the output layer, to ``torch.compile`` as one
 graph with the weights frozen into it (inductor's ``freezing``), which lets inductor write its own
-C++ matrix-vector products for these weights (``max_autotune`` with its ``CPP`` GEMM template; it
-keeps oneDNN's where that measures faster) and fuse the small operations into a few loops. The
-products alone, compiled so: 10.6 ms, 25.3 GB/s (the same script, the same minute). A whole step of
-one row (``python -m course_utils.bench.step --rows 1 --compiled``, two runs): 18.4 and 10.7 ms
-against 32.4 and 24.2 ms for ``DecodeStep`` (the ways in turn, medians of 60; 53% and 63% of the
-bandwidth ceiling measured beside each), 16.1 and 12.7 ms against 27.5 and 24.7 ms each alone.
+C++ matrix-vector products for these weights (``max_autotune`` with its ``CPP`` GEMM template only,
+see ``OPTIONS``) and fuse the small operations into a few loops. The products alone, compiled so:
+10.6 ms, 25.3 GB/s (the same script, the same minute). A whole step of one row (``python -m
+course_utils.bench.step --rows 1 --compiled``, three runs): 11.9, 12.5 and 12.0 ms against 24.0,
+25.1 and 23.6 ms for ``DecodeStep`` (the ways in turn, medians of 60; in the last run 65% of the
+bound, the weights' bytes read in turn with the steps in 7.8 ms), 9.5, 12.2 and 11.8 ms each alone
+with sampling (``docs/server.md``).
 
 What it costs, and why it is not the default:
 
@@ -25,8 +26,9 @@ What it costs, and why it is not the default:
   next token); a greedy answer leaves ``generate()``'s wherever two candidates were closer than
   that, as vLLM's do (it compiles too): the course model's answer to "Tell me a story about a
   cat." did at its 6th token (``docs/server.md``). ``DecodeStep`` keeps ``generate()``'s bits;
-- **a compilation at start**: 95 s on the course's 2-core CPU with an empty inductor cache, 26-63 s
-  with one an earlier run filled (``bench.step --compiled``); ``compile_s`` in ``/info``;
+- **a compilation at start**: 52-62 s on the course's 2-core CPU (six starts, 2026-12-04; 95 s
+  with an empty inductor cache and oneDNN's candidates, the setting before ``OPTIONS``'s);
+  ``compile_s`` in ``/info``;
 - **one row only**: the graph is compiled for one row (every context length); a step with more
   rows goes through ``DecodeStep``, as does a row whose context is shorter than 2 positions
   (compiling those would mean one more compilation each). ``torch.compiler.set_stance
