@@ -424,6 +424,10 @@ def test_each_one_client_row_gets_the_bandwidth_measured_before_its_runs(monkeyp
 
     calls, reads = [], iter([30.0, 20.0, 40.0, 99.0])
 
+    def read():
+        calls.append("read")
+        return next(reads)
+
     async def fake_run(url, clients, duration, max_tokens=64, api="openai", rate=None, **options):
         calls.append((clients, rate))
         return Report(url, api, clients, duration, 64, requests=3, tokens_per_s=60.0, latency_p50_s=1.0,
@@ -433,8 +437,11 @@ def test_each_one_client_row_gets_the_bandwidth_measured_before_its_runs(monkeyp
     monkeypatch.setattr(benchmark, "IDLE_BEFORE_READ_S", 0.0)
     loads = [(1, None, 64), (16, None, 64), (1, 0.5, 64)]
     rows = benchmark._measure("s", "u", "openai", "bfloat16", loads, 1.0,
-                              {"model": "m", "count_tokens": None}, None, runs=3, read=lambda: next(reads))
+                              {"model": "m", "count_tokens": None}, None, runs=3, read=read)
     assert calls.count((1, None)) == 4, "a warm-up and three runs of one client"
+    assert all(calls[i + 1] == (1, None) for i, call in enumerate(calls) if call == "read"), (
+        f"each read right before a run of one client: {calls}")
+    assert calls.count("read") == 3
     assert rows[0]["read_gb_s"] == 30.0, "the median of the three reads before its runs"
     assert "read_gb_s" not in rows[1] and "read_gb_s" not in rows[2], "only one client, closed loop"
     assert next(reads) == 99.0, "read three times, not before the other loads"
@@ -444,6 +451,8 @@ def test_each_one_client_row_gets_the_bandwidth_measured_before_its_runs(monkeyp
     assert "200% of its own ceiling (30.0 GB/s" in lines[1], lines
     assert "100% of the ceiling" in benchmark.ceiling_lines([{**rows[0], "read_gb_s": None}], {
         "read_gb_s": 60.0, "threads": 2, "weight_bytes": weights, "ceiling_tok_s": 60.0})[1]
+    no_bytes = {"read_gb_s": 60.0, "threads": 2, "weight_bytes": 0, "ceiling_tok_s": float("nan")}
+    assert "of the ceiling" in benchmark.ceiling_lines(rows, no_bytes)[1], "no weights: no division by 0"
 
 
 def test_a_running_vllm_reports_its_threads_from_its_log(monkeypatch, tiny_dir):

@@ -9,10 +9,10 @@ this machine: ``naive`` (lesson 03's tutorial server), ``reference-N`` (the refe
 batching up to N requests with the step scheduler; ``reference-1``: no batching),
 ``reference-static-N`` (static batches of up to N requests), ``reference-compiled-N``
 (``reference-N`` with its one-row steps compiled: ``--compile-decode``, a compilation at start,
-26-95 s measured), ``transformers-cb`` and ``transformers`` (``transformers serve`` with and
-without continuous batching), and ``vllm`` (vLLM's OpenAI server from ``.venv-vllm``, with its
-defaults: ``course_utils.vllm``). Each is warmed up
-with one request, loaded by ``course_utils.bench.loadtest`` for each number of clients (closed
+26-95 s measured, 52-62 s since 2026-12-04), ``transformers-cb`` and ``transformers``
+(``transformers serve`` with and without continuous batching), and ``vllm`` (vLLM's OpenAI
+server from ``.venv-vllm``, with its defaults: ``course_utils.vllm``). Each is warmed up with one
+request, loaded by ``course_utils.bench.loadtest`` for each number of clients (closed
 loop) and each rate (open loop: Poisson arrivals, requests per second), and stopped. Without
 ``--rates`` the clients default to 1 4 16; with ``--rates`` only the clients you name run too.
 ``--max-tokens LO:HI`` draws each request's budget from LO..HI: replies of mixed lengths;
@@ -292,7 +292,8 @@ def compare(servers=SERVERS, clients=(1, 4, 16), duration: float = 20.0, max_tok
             told = f"{threads} (OMP_NUM_THREADS)"
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
-            # a compiled server gets 10 more minutes to start (26-95 s measured on the course's CPU)
+            # a compiled server gets 10 more minutes to start (on the course's CPU 26-95 s measured,
+            # 52-62 s with inductor's products only)
             _wait_healthy(url, process, start_timeout + (600 if "compiled" in name else 0))
             if "compiled" in name:
                 _check_compiled(url)
@@ -355,16 +356,17 @@ def read_bandwidth(threads: int | None = None, gib: float = 1.0) -> dict:
     return {"read_gb_s": data.numel() * 4 / statistics.median(times) / 1e9, "threads": used}
 
 
-def ceiling_lines(rows: list[dict], ceiling: dict) -> list[str]:
+def ceiling_lines(rows: list[dict], ceiling: dict, when: str = "") -> list[str]:
     """For each 1-client closed-loop row: its tokens/s against the bandwidth ceiling, its own where
-    the row has one (``read_gb_s``, measured before its runs), else ``ceiling``'s."""
+    the row has one (``read_gb_s``, measured before its runs), else ``ceiling``'s (measured
+    ``when``, said in the first line: "after the runs")."""
     lines = [f"bandwidth ceiling for one stream: {ceiling['read_gb_s']:.1f} GB/s read "
              f"({ceiling['threads']} threads) / {ceiling['weight_bytes'] / 1e6:.0f} MB of weights = "
              f"{ceiling['ceiling_tok_s']:.0f} tokens/s, {1000 / ceiling['ceiling_tok_s']:.1f} ms per token"
-             " (measured after the runs)"]
+             + (f" (measured {when})" if when else "")]
     for row in rows:
         if row["mode"] == "closed" and row["clients"] == 1 and not row["stalled"] and row["tokens_per_s"]:
-            own = row.get("read_gb_s")
+            own = row.get("read_gb_s") if ceiling["weight_bytes"] else None
             limit = own * 1e9 / ceiling["weight_bytes"] if own else ceiling["ceiling_tok_s"]
             lines.append(f"  {row['server']:20} 1 client: {row['tokens_per_s']:.1f} tok/s, "
                          f"{1000 / row['tokens_per_s']:.1f} ms per token, {row['tokens_per_s'] / limit:.0%} "
@@ -420,10 +422,10 @@ def main(argv: list[str] | None = None) -> int:
                    stall_seconds=args.stall_seconds, timeout=args.timeout,
                    open_max_tokens=args.open_max_tokens, threads=args.threads,
                    runs=args.runs, bound=True)  # prints the table, row by row
-    print("\n".join(ceiling_lines(rows, bandwidth_ceiling(model, dtype, args.threads))))
-    if args.json:
+    if args.json:  # first: the rows are kept whatever the ceiling's measurement does
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
+    print("\n".join(ceiling_lines(rows, bandwidth_ceiling(model, dtype, args.threads), "after the runs")))
     return 0
 
 

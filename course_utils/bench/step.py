@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="compute threads (default: every core)")
     parser.add_argument("--dtype", default="bfloat16", help="the model's dtype (default bfloat16)")
     parser.add_argument("--compiled", action="store_true",
-                        help="also the compiled one-row step (server/compiled.py; 1-2 minutes to compile)")
+                        help="also the compiled one-row step (server/compiled.py; about a minute to compile)")
     args = parser.parse_args(argv)
     model = resolve_model().path
     engine = Engine(model, dtype=getattr(torch, args.dtype), threads=args.threads, pack_weights=False,

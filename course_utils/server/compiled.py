@@ -12,8 +12,9 @@ model in bfloat16 on the course's 2-core CPU, 2026-12-04):
 ``CompiledStep`` hands the whole step, 30 layers and the output layer, to ``torch.compile`` as one
 graph with the weights frozen into it (inductor's ``freezing``), which lets inductor write its own
 C++ matrix-vector products for these weights (``max_autotune`` with its ``CPP`` GEMM template only,
-see ``OPTIONS``) and fuse the small operations into a few loops. The products alone, compiled so:
-10.6 ms, 25.3 GB/s (the same script, the same minute). A whole step of one row (``python -m
+see ``gemm_backends``) and fuse the small operations into a few loops. The products alone,
+compiled so (with oneDNN's candidates beside inductor's, the setting before): 10.6 ms, 25.3 GB/s
+(the same script, the same minute). A whole step of one row (``python -m
 course_utils.bench.step --rows 1 --compiled``, three runs): 11.9, 12.5 and 12.0 ms against 24.0,
 25.1 and 23.6 ms for ``DecodeStep`` (the ways in turn, medians of 60; in the last run 65% of the
 bound, the weights' bytes read in turn with the steps in 7.8 ms), 9.5, 12.2 and 11.8 ms each alone
@@ -53,14 +54,26 @@ from .decode import DecodeStep, fold_heads, rms_norm, rotate
 log = logging.getLogger("course_utils.server")
 _live: list = []  # a weak reference to the CompiledStep whose graph is dynamo's current one
 
-# inductor's settings while the graph compiles: weights frozen into the graph,
-# so that its C++ GEMM template takes the products ("CPP"). Not oneDNN's beside it ("CPP,ATEN"):
-# autotuning times each candidate on weights already in cache, and took oneDNN for 30 products (one
-# a layer), which streamed from memory made the step slower (13.5 against 11.7 ms, 15.1 against
-# 9.2 in another pair of runs: ``python -m course_utils.bench.step --rows 1 --compiled``, 2026-12-04)
-OPTIONS = {"freezing": True, "max_autotune": True, "max_autotune_gemm_backends": "CPP",
-           # its timings of each candidate in the log only (not printed, for a server's output)
+# inductor's settings while the graph compiles: weights frozen into the graph, so that its C++
+# GEMM template may take the products (``gemm_backends`` adds which); its timings of each
+# candidate in the log only (not printed, for a server's output)
+OPTIONS = {"freezing": True, "max_autotune": True,
            "autotune_num_choices_displayed": 0, "max_autotune_report_choices_stats": False}
+
+
+def gemm_backends() -> str:
+    """Whose matrix products the graph may use: inductor's C++ ones only ("CPP") on an x86 CPU with
+    AVX2 or AVX-512, where its micro-kernels are vectorised; oneDNN's beside them ("CPP,ATEN")
+    elsewhere (an ARM CPU, no vector ISA), where inductor's would be a scalar reference kernel.
+
+    Why not both on x86: autotuning times each candidate on weights already in cache, and took
+    oneDNN for 30 products (one a layer), which streamed from memory in a real step made it slower
+    (13.5 against 11.7 ms, 15.1 against 9.2 in another pair of runs: ``python -m
+    course_utils.bench.step --rows 1 --compiled``, 2026-12-04, the course's AVX-512 CPU).
+    """
+    from torch._inductor.cpu_vec_isa import VecAVX2, VecAVX512, pick_vec_isa
+
+    return "CPP" if isinstance(pick_vec_isa(), (VecAVX2, VecAVX512)) else "CPP,ATEN"
 
 
 class _Layers(torch.nn.Module):
@@ -169,7 +182,8 @@ class CompiledStep:
             graph = torch.compile(self.layers, dynamic=True)
             # (as a patch of inductor's settings, not torch.compile(options=...): freezing is read
             # where those do not reach, and the graph compiled unfrozen)
-            with torch.inference_mode(), inductor.patch(OPTIONS):
+            with torch.inference_mode(), inductor.patch({"max_autotune_gemm_backends": gemm_backends(),
+                                                         **OPTIONS}):
                 head = self.layers.head
                 keys, values = ([torch.zeros(1, kv_heads, length, dim, dtype=head.dtype, device=head.device)
                                  for _ in range(self.layers.count)] for _ in range(2))

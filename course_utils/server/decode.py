@@ -9,7 +9,8 @@ key and value products where one would do (and two for the MLP's gate and up).
 
 ``DecodeStep`` does the same step with the same operations in the same order (the RMS norms in
 float32, the rotary embedding, ``scaled_dot_product_attention`` on the same inputs, SiLU), so its
-logits are the same bits as ``model(...)``'s. What changes:
+logits are the same bits as ``model(...)``'s wherever its fused and packed products give
+``F.linear``'s (checked by examples when it is built: see the first point). What changes:
 
 - the query, key and value weights are one matrix, the gate and up weights another (fewer, larger
   products); on a CPU with a bfloat16 model every weight is packed once for oneDNN
@@ -103,8 +104,9 @@ class Projection:
 
     def _same_as(self, weights: list[torch.Tensor]) -> bool:
         """The same bits as ``F.linear`` on each weight, for seeded random probes of each row count
-        a step may have (up to ``PROBE_OUTPUTS`` outputs each: a sum rounded near a tie shows a
-        different order only now and then); seeded, so a model gets the same choice every time."""
+        a step may have (about ``PROBE_OUTPUTS`` outputs each, at least one probe: a sum rounded
+        near a tie shows a different order only now and then); seeded, so a model gets the same
+        choice every time."""
         generator = torch.Generator(device=weights[0].device).manual_seed(0)  # the global RNG untouched
         outputs = sum(w.shape[0] for w in weights)
         for rows in PROBE_ROWS:

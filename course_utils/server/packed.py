@@ -73,7 +73,6 @@ def pack_linears(model) -> int:
     if can_pack(model) is not None:
         return 0
     packed = 0
-    generator = torch.Generator().manual_seed(0)  # the same choice every time, the global RNG untouched
     with torch.inference_mode():
         for module in model.modules():
             if type(module) is PackedLinear:
@@ -82,6 +81,7 @@ def pack_linears(model) -> int:
             if type(module) is not torch.nn.Linear:
                 continue
             weight = module.weight.detach()
+            generator = torch.Generator().manual_seed(0)  # each layer the same probes every call
             try:
                 packed_weight = reorder(weight)
                 same = all(
