@@ -77,8 +77,7 @@ def test_projections_are_fused_and_packed_where_the_bits_allow(model_and_tokeniz
     assert step.projections == 4 * model.config.num_hidden_layers + 1
 
     def choices(decode_step):
-        return [(p.kind, len(p.parts)) for layer in decode_step.layers for p in (layer[1], layer[2], layer[4],
-                layer[5])] + [(decode_step.head.kind, len(decode_step.head.parts))]
+        return [(p.kind, len(p.parts)) for p in decode_step.all_projections]
 
     state = torch.get_rng_state()
     assert choices(DecodeStep(model)) == choices(step), "seeded probes: the same choices every time"

@@ -168,9 +168,10 @@ class DecodeStep:
             self.head = Projection([model.lm_head.weight.detach()], pack)
         self.head_dim = inner.layers[0].self_attn.head_dim
         projections = [p for layer in self.layers for p in (layer[1], layer[2], layer[4], layer[5])]
-        self.packed = sum(p.kind == "packed" for p in [*projections, self.head])
+        self.all_projections = [*projections, self.head]  # each layer's four, then the output layer
+        self.packed = sum(p.kind == "packed" for p in self.all_projections)
         self.fused = sum(p.fused for p in projections)
-        self.projections = len(projections) + 1
+        self.projections = len(self.all_projections)
 
     @staticmethod
     def why_not(model) -> str | None:
